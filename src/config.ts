@@ -1,0 +1,80 @@
+/**
+ * Configuration: the environment (and an optional `.env`) turned into one typed, validated object.
+ * Every default lives here and nowhere else; README.md's configuration table lists the same variables.
+ * A bad value stops the start with a message that names the variable.
+ */
+import { z } from 'zod';
+
+/** Log levels accepted by pino (`silent` turns logging off, as the tests do). */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  PORT: int(0, 65535).default(8000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^sqlite:.+$/, 'must be sqlite:PATH (postgres:// arrives with the PostgreSQL store)')
+    .default('sqlite:./data/confab.db'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  MAX_MESSAGE_CHARS: int(1, 100_000).default(4000),
+  MAX_FRAME_BYTES: int(1024, 16 * 1024 * 1024).default(64 * 1024),
+  MAX_BUFFERED_BYTES: int(16 * 1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
+  HEARTBEAT_INTERVAL_MS: int(1000, 3_600_000).default(30_000),
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+});
+
+/** The validated configuration every other module receives. */
+export interface Config {
+  port: number;
+  host: string;
+  /** File path of the SQLite database (from `DATABASE_URL=sqlite:PATH`). */
+  sqlitePath: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** Longest message body, in Unicode code points. */
+  maxMessageChars: number;
+  /** Largest WebSocket frame accepted; larger frames close the connection with 1009 before buffering. */
+  maxFrameBytes: number;
+  /** A connection whose unsent output passes this is closed with 1013 and resumes later by `seq`. */
+  maxBufferedBytes: number;
+  /** Interval of WebSocket pings; a connection that misses two is terminated. */
+  heartbeatIntervalMs: number;
+  /** How long a graceful stop waits for in-flight stores before closing anyway. */
+  shutdownTimeoutMs: number;
+}
+
+/** Raised for an invalid environment; its message names every offending variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Validates `env` and returns the typed configuration.
+ * Empty strings count as unset, so `PORT=` in a `.env` falls back to the default instead of failing.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(
+    Object.keys(schema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]),
+  );
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? 'environment');
+      return `${variable}=${JSON.stringify(env[variable] ?? '')}: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const v = parsed.data;
+  return {
+    port: v.PORT,
+    host: v.HOST,
+    sqlitePath: v.DATABASE_URL.slice('sqlite:'.length),
+    logLevel: v.LOG_LEVEL,
+    maxMessageChars: v.MAX_MESSAGE_CHARS,
+    maxFrameBytes: v.MAX_FRAME_BYTES,
+    maxBufferedBytes: v.MAX_BUFFERED_BYTES,
+    heartbeatIntervalMs: v.HEARTBEAT_INTERVAL_MS,
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+  };
+}

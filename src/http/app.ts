@@ -1,0 +1,77 @@
+/**
+ * The HTTP side: security headers, the JSON API, health checks and the built web client.
+ * Routes decode and validate, then call the chat domain; no SQL here.
+ */
+import fastifyHelmet from '@fastify/helmet';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { existsSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { ChatService } from '../chat/chat-service.js';
+import { ConfabError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import { healthRoutes } from './routes/health.js';
+import { roomRoutes } from './routes/rooms.js';
+
+/** Largest JSON body the API accepts. */
+export const MAX_HTTP_BODY_BYTES = 64 * 1024;
+
+export interface HttpDeps {
+  chat: ChatService;
+  store: Store;
+  log: Logger;
+  /** Folder of the built web client (dist/web). */
+  webRoot: string;
+}
+
+export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: MAX_HTTP_BODY_BYTES });
+
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+      },
+    },
+    referrerPolicy: { policy: 'same-origin' },
+    // Plain http on 127.0.0.1 by default: HSTS belongs to the TLS proxy in front, not here.
+    strictTransportSecurity: false,
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    if (err instanceof ConfabError) {
+      return reply.status(err.httpStatus).send({ error: { code: err.code, message: err.message } });
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return reply.status(status).send({ error: { code: 'bad_request', message: (err as Error).message } });
+    }
+    request.log.error({ err }, 'request failed');
+    return reply.status(500).send({ error: { code: 'internal', message: 'Internal error' } });
+  });
+  app.setNotFoundHandler((_request, reply) =>
+    reply.status(404).send({ error: { code: 'not_found', message: 'Not found' } }),
+  );
+
+  await app.register(healthRoutes, { store: deps.store });
+  await app.register(roomRoutes, { chat: deps.chat, prefix: '/api' });
+
+  if (!existsSync(deps.webRoot)) {
+    deps.log.warn({ webRoot: deps.webRoot }, 'web client not built; run `npm run build`');
+  }
+  await app.register(fastifyStatic, { root: deps.webRoot, index: ['index.html'], wildcard: false });
+  // The original app lived at /chat/ and /chat/<room>/; the client opens the room named in the path.
+  app.get('/chat/', (_request, reply) => reply.sendFile('index.html'));
+  app.get<{ Params: { room: string } }>('/chat/:room/', (_request, reply) => reply.sendFile('index.html'));
+
+  return app;
+}

@@ -1,0 +1,65 @@
+/**
+ * Composition root: builds the store, the channel layer, the chat domain, the HTTP app and the WebSocket
+ * gateway from a Config, and stops them in the order that loses nothing.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino, type Logger } from 'pino';
+import { ChatService } from './chat/chat-service.js';
+import type { Config } from './config.js';
+import { buildHttpApp } from './http/app.js';
+import { openLayer } from './layer/open-layer.js';
+import { openStore } from './store/open-store.js';
+import { Gateway } from './ws/gateway.js';
+import { Hub } from './ws/hub.js';
+
+/** A running Confab instance. */
+export interface RunningConfab {
+  /** Base URL, e.g. http://127.0.0.1:8000 */
+  url: string;
+  port: number;
+  log: Logger;
+  gateway: Gateway;
+  /** Graceful stop: no new connections, in-flight stores finish and are acked, sockets close with 1001. */
+  close(): Promise<void>;
+}
+
+/** dist/web relative to this file, both when run from src/ (tsx) and from the dist/server bundle. */
+function defaultWebRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return path.resolve(here, '..', 'dist', 'web').replace(`${path.sep}dist${path.sep}dist`, `${path.sep}dist`);
+}
+
+export async function startConfab(config: Config, options: { webRoot?: string } = {}): Promise<RunningConfab> {
+  const log = pino({ level: config.logLevel });
+  const store = await openStore(config);
+  await store.migrate();
+  const layer = openLayer(log);
+  const chat = new ChatService(store, layer, { maxMessageChars: config.maxMessageChars }, log);
+  const hub = new Hub(chat, log);
+  await hub.start();
+
+  const app = await buildHttpApp({ chat, store, log, webRoot: options.webRoot ?? defaultWebRoot() });
+  const gateway = new Gateway(app.server, { chat, hub, log, ...config });
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  log.info({ url: `http://${host}:${port}`, database: config.sqlitePath }, 'Confab is listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      // Stop accepting HTTP first (without waiting: open WebSockets would hold server.close() up).
+      app.server.close();
+      await gateway.close(config.shutdownTimeoutMs);
+      await chat.drain();
+      await hub.close();
+      await app.close();
+      await layer.close();
+      await store.close();
+      log.info('Confab stopped');
+    })());
+
+  return { url: `http://${host}:${port}`, port, log, gateway, close };
+}

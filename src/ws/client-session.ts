@@ -1,0 +1,194 @@
+/**
+ * One `/ws` connection: decodes and validates its frames, calls the chat domain, and writes answers.
+ * Frames of one connection are handled one after another, so a client's messages are stored, acknowledged
+ * and answered in the order it sent them.
+ */
+import type { Logger } from 'pino';
+import { HISTORY_PAGE_MAX, type ChatService } from '../chat/chat-service.js';
+import { ConfabError, toConfabError } from '../errors.js';
+import type { Hub, RoomListSubscriber } from './hub.js';
+import { decodeClientFrame, FrameError, serverFrame, type ClientFrame, type ErrorContext } from './protocol.js';
+import { RoomFeed } from './room-feed.js';
+import { CLOSE, type Connection } from './connection.js';
+
+/** Bad frames one connection may send before it is closed with 1008. */
+export const MAX_BAD_FRAMES = 20;
+/** Frames waiting to be handled on one connection; more are refused with `rate_limited`. */
+export const MAX_QUEUED_FRAMES = 256;
+
+export interface SessionDeps {
+  chat: ChatService;
+  hub: Hub;
+  log: Logger;
+  maxMessageChars: number;
+  maxFrameBytes: number;
+}
+
+export class ClientSession implements RoomListSubscriber {
+  private readonly feeds = new Map<number, RoomFeed>();
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private badFrames = 0;
+  private closed = false;
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly author: string,
+    private readonly deps: SessionDeps,
+  ) {
+    conn.write(
+      serverFrame.hello(conn.id, author, {
+        maxMessageChars: deps.maxMessageChars,
+        maxFrameBytes: deps.maxFrameBytes,
+        historyPageMax: HISTORY_PAGE_MAX,
+      }),
+    );
+    deps.hub.addRoomListener(this);
+    conn.ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
+    conn.ws.on('close', () => this.onClose());
+  }
+
+  /** Resolves when every frame received so far has been handled (graceful stop waits on this). */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  roomCreated(frame: string): void {
+    this.conn.write(frame);
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    if (isBinary) {
+      this.badFrame(new FrameError('binary_not_supported', 'Binary frames are not supported; send JSON text', {}));
+      return;
+    }
+    let frame: ClientFrame;
+    try {
+      frame = decodeClientFrame(data.toString('utf8'));
+    } catch (err) {
+      if (err instanceof FrameError) this.badFrame(err);
+      else this.sendError(toConfabError(err), {});
+      return;
+    }
+    if (this.queued >= MAX_QUEUED_FRAMES) {
+      this.sendError(new ConfabError('rate_limited', 'Too many frames in flight; slow down'), contextOf(frame));
+      return;
+    }
+    this.queued++;
+    this.queue = this.queue
+      .then(() => this.handle(frame))
+      .catch((err: unknown) => {
+        const e = toConfabError(err);
+        if (e.code === 'internal') this.deps.log.error({ err, conn: this.conn.id, type: frame.type }, 'frame failed');
+        this.sendError(e, contextOf(frame));
+      })
+      .finally(() => this.queued--);
+  }
+
+  private async handle(frame: ClientFrame): Promise<void> {
+    if (this.closed) return;
+    switch (frame.type) {
+      case 'send': {
+        const message = await this.deps.chat.send({
+          roomId: frame.room,
+          author: this.author,
+          body: frame.body,
+          clientMsgId: frame.clientMsgId,
+        });
+        this.conn.write(serverFrame.ack(message));
+        return;
+      }
+      case 'subscribe': {
+        await this.subscribe(frame.room, frame.since, frame.id);
+        return;
+      }
+      case 'resume': {
+        const rooms: number[] = [];
+        for (const r of frame.rooms) {
+          try {
+            await this.subscribe(r.room, r.since, frame.id);
+            rooms.push(r.room);
+          } catch (err) {
+            // One vanished room must not stop the others from resuming.
+            this.sendError(toConfabError(err), { ...(frame.id ? { id: frame.id } : {}), room: r.room });
+          }
+        }
+        this.conn.write(serverFrame.resumed(frame.id, rooms));
+        return;
+      }
+      case 'unsubscribe': {
+        const feed = this.feeds.get(frame.room);
+        if (feed) {
+          feed.stop();
+          this.feeds.delete(frame.room);
+          this.deps.hub.leave(frame.room, feed);
+        }
+        this.conn.write(serverFrame.unsubscribed(frame.id, frame.room));
+        return;
+      }
+      case 'history': {
+        const page = await this.deps.chat.history(frame.room, frame);
+        this.conn.write(serverFrame.history(frame.id, frame.room, page.messages, page.hasMore));
+        return;
+      }
+      case 'ping':
+        this.conn.write(serverFrame.pong(frame.id));
+        return;
+    }
+  }
+
+  /**
+   * Joins the room's live feed first, then reads where the room stands, then replays: in that order nothing
+   * published between the read and the join can be missed (a message seen twice is dropped by the feed).
+   */
+  private async subscribe(roomId: number, since: number | undefined, id: string | undefined): Promise<void> {
+    let feed = this.feeds.get(roomId);
+    if (feed) {
+      feed.hold();
+    } else {
+      await this.deps.chat.getRoom(roomId);
+      feed = new RoomFeed(roomId, this.deps.chat, {
+        write: (text) => this.conn.write(text),
+        fail: (err) => {
+          this.deps.log.warn({ err, conn: this.conn.id, roomId }, 'replay failed; closing so the client resumes');
+          this.conn.close(CLOSE.internalError, 'replay failed');
+        },
+      });
+      this.feeds.set(roomId, feed);
+      await this.deps.hub.join(roomId, feed);
+    }
+    const room = await this.deps.chat.getRoom(roomId);
+    this.conn.write(serverFrame.subscribed(id, roomId, room.lastSeq));
+    // Replay runs beside the frame queue: a long catch-up must not hold up this client's sends.
+    void feed.replayFrom(Math.min(since ?? room.lastSeq, room.lastSeq));
+  }
+
+  private badFrame(err: FrameError): void {
+    this.badFrames++;
+    this.sendError(err, err.context);
+    if (this.badFrames >= MAX_BAD_FRAMES) this.conn.close(CLOSE.policyViolation, 'too many bad frames');
+  }
+
+  private sendError(err: ConfabError, ctx: ErrorContext): void {
+    this.conn.write(serverFrame.error(err, ctx));
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.deps.hub.removeRoomListener(this);
+    for (const [roomId, feed] of this.feeds) {
+      feed.stop();
+      this.deps.hub.leave(roomId, feed);
+    }
+    this.feeds.clear();
+  }
+}
+
+/** The fields of a decoded frame that an error about it echoes. */
+function contextOf(frame: ClientFrame): ErrorContext {
+  const ctx: ErrorContext = {};
+  if (frame.id !== undefined) ctx.id = frame.id;
+  if (frame.type === 'send') ctx.clientMsgId = frame.clientMsgId;
+  if ('room' in frame) ctx.room = frame.room;
+  return ctx;
+}

@@ -1,0 +1,44 @@
+/**
+ * A WebSocket as the sessions use it: an id for logs, writes that respect the send-buffer bound, and the
+ * close codes of docs/protocol.md in one place.
+ */
+import { randomBytes } from 'node:crypto';
+import { WebSocket } from 'ws';
+
+/** Close codes Confab uses (RFC 6455 numbers). */
+export const CLOSE = {
+  goingAway: 1001,
+  policyViolation: 1008,
+  internalError: 1011,
+  tryAgainLater: 1013,
+} as const;
+
+export class Connection {
+  readonly id = randomBytes(6).toString('hex');
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly maxBufferedBytes: number,
+  ) {}
+
+  /**
+   * Queues a serialized frame. A client that reads too slowly is closed with 1013 once its unsent output
+   * passes the bound, instead of letting one slow reader hold memory; it resumes by `seq` later.
+   * Returns false when the frame was not queued.
+   */
+  write(frame: string): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    if (this.ws.bufferedAmount > this.maxBufferedBytes) {
+      this.close(CLOSE.tryAgainLater, 'send buffer full');
+      return false;
+    }
+    this.ws.send(frame);
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
+      this.ws.close(code, reason);
+    }
+  }
+}

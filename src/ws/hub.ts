@@ -1,0 +1,120 @@
+/**
+ * This instance's fan-out: which local connections follow which room. It watches a room on the channel layer
+ * once, however many local subscribers it has, and serializes each delivery once for all of them.
+ */
+import type { Logger } from 'pino';
+import type { ChatService } from '../chat/chat-service.js';
+import type { MessageRecord, RoomRecord } from '../store/store.js';
+import { legacyFrame, serverFrame } from './protocol.js';
+
+/** The frames of one delivery, each serialized at most once and shared by every recipient. */
+export class DeliveryFrames {
+  private serialized: string | undefined;
+  private serializedLegacy: string | undefined;
+
+  constructor(readonly message: MessageRecord) {}
+
+  /** The `/ws` protocol's `message` frame. */
+  get text(): string {
+    return (this.serialized ??= serverFrame.message(this.message));
+  }
+
+  /** The original endpoint's `{"message": ...}` frame. */
+  get legacyText(): string {
+    return (this.serializedLegacy ??= legacyFrame.message(this.message));
+  }
+}
+
+/** A local connection following a room. */
+export interface RoomSubscriber {
+  deliver(frames: DeliveryFrames): void;
+}
+
+/** A local connection told about new rooms. */
+export interface RoomListSubscriber {
+  roomCreated(frame: string): void;
+}
+
+interface RoomEntry {
+  subscribers: Set<RoomSubscriber>;
+  /** Resolves once the layer subscription is live, to the function that ends it. */
+  watching: Promise<() => Promise<void>>;
+}
+
+export class Hub {
+  private readonly rooms = new Map<number, RoomEntry>();
+  private readonly listeners = new Set<RoomListSubscriber>();
+  private stopWatchingRooms: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly chat: ChatService,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts relaying room creations. */
+  async start(): Promise<void> {
+    this.stopWatchingRooms = await this.chat.watchRooms((room: RoomRecord) => {
+      const frame = serverFrame.roomCreated(room);
+      for (const l of this.listeners) l.roomCreated(frame);
+    });
+  }
+
+  addRoomListener(l: RoomListSubscriber): void {
+    this.listeners.add(l);
+  }
+
+  removeRoomListener(l: RoomListSubscriber): void {
+    this.listeners.delete(l);
+  }
+
+  /** Adds a subscriber; resolves once live messages of the room reach it. */
+  async join(roomId: number, subscriber: RoomSubscriber): Promise<void> {
+    let entry = this.rooms.get(roomId);
+    if (!entry) {
+      const subscribers = new Set<RoomSubscriber>();
+      entry = { subscribers, watching: this.chat.watchRoom(roomId, (m) => this.fanOut(subscribers, m)) };
+      this.rooms.set(roomId, entry);
+      entry.watching.catch((err: unknown) => {
+        this.log.error({ err, roomId }, 'could not watch room');
+        if (this.rooms.get(roomId) === entry) this.rooms.delete(roomId);
+      });
+    }
+    entry.subscribers.add(subscriber);
+    await entry.watching;
+  }
+
+  /** Removes a subscriber; the last one out stops watching the room. */
+  leave(roomId: number, subscriber: RoomSubscriber): void {
+    const entry = this.rooms.get(roomId);
+    if (!entry || !entry.subscribers.delete(subscriber) || entry.subscribers.size > 0) return;
+    this.rooms.delete(roomId);
+    entry.watching
+      .then((stop) => stop())
+      .catch((err: unknown) => this.log.warn({ err, roomId }, 'could not stop watching room'));
+  }
+
+  /** Rooms watched and local subscriptions, for tests and metrics. */
+  stats(): { rooms: number; subscriptions: number } {
+    let subscriptions = 0;
+    for (const e of this.rooms.values()) subscriptions += e.subscribers.size;
+    return { rooms: this.rooms.size, subscriptions };
+  }
+
+  async close(): Promise<void> {
+    const stops = [...this.rooms.values()].map((e) => e.watching.then((stop) => stop()));
+    this.rooms.clear();
+    this.listeners.clear();
+    await Promise.allSettled([...stops, this.stopWatchingRooms?.()]);
+  }
+
+  private fanOut(subscribers: Set<RoomSubscriber>, message: MessageRecord): void {
+    const frames = new DeliveryFrames(message);
+    for (const s of subscribers) {
+      try {
+        s.deliver(frames);
+      } catch (err) {
+        this.log.error({ err, roomId: message.roomId }, 'delivery to a subscriber failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * One connection's view of one room: delivers every message exactly once and in `seq` order, whether it
+ * comes live from the channel layer or is replayed from the store. The cursor is the last `seq` sent.
+ * A live message that skips ahead (a lost or reordered publish) makes the feed read the gap from the store
+ * before going on, and live messages arriving meanwhile wait in `pending`.
+ */
+import type { ChatService } from '../chat/chat-service.js';
+import type { MessageRecord } from '../store/store.js';
+import type { DeliveryFrames, RoomSubscriber } from './hub.js';
+import { serverFrame } from './protocol.js';
+
+/** Messages read from the store per round trip while replaying or healing a gap. */
+export const REPLAY_PAGE_SIZE = 200;
+
+/** What the feed needs from its connection. */
+export interface FeedOutput {
+  /** Writes a serialized frame; returns false when the connection can take no more. */
+  write(frame: string): boolean;
+  /** The store failed while catching up: the connection should end so the client resumes later. */
+  fail(err: unknown): void;
+}
+
+export class RoomFeed implements RoomSubscriber {
+  private cursor = 0;
+  /** True while reading from the store; live messages are parked in `pending` meanwhile. */
+  private catchingUp = true;
+  private pending: MessageRecord[] = [];
+  private stopped = false;
+
+  constructor(
+    readonly roomId: number,
+    private readonly chat: ChatService,
+    private readonly out: FeedOutput,
+  ) {}
+
+  /**
+   * Starts (or restarts) delivery after `since`. Must be called once the feed is joined to the hub, so that
+   * nothing published after the store read can slip between the two.
+   */
+  async replayFrom(since: number): Promise<void> {
+    this.cursor = since;
+    this.catchingUp = true;
+    await this.catchUp();
+  }
+
+  /** Marks the feed as being set up: live messages wait until `replayFrom` runs. */
+  hold(): void {
+    this.catchingUp = true;
+  }
+
+  /** Live delivery from the hub. */
+  deliver(frames: DeliveryFrames): void {
+    if (this.stopped) return;
+    const m = frames.message;
+    if (this.catchingUp) {
+      this.pending.push(m);
+      return;
+    }
+    if (m.seq <= this.cursor) return; // already delivered (replay overlapped the live path)
+    if (m.seq === this.cursor + 1) {
+      this.cursor = m.seq;
+      this.out.write(frames.text);
+      return;
+    }
+    this.pending.push(m);
+    this.catchingUp = true;
+    void this.catchUp();
+  }
+
+  /** Stops delivering (unsubscribe or connection closed). */
+  stop(): void {
+    this.stopped = true;
+    this.pending = [];
+  }
+
+  private async catchUp(): Promise<void> {
+    try {
+      while (!this.stopped) {
+        const page = await this.chat.messagesAfter(this.roomId, this.cursor, REPLAY_PAGE_SIZE);
+        for (const m of page) this.emit(m);
+        if (page.length === REPLAY_PAGE_SIZE) continue;
+        // The store is drained up to now; what arrived live meanwhile either is a duplicate, the next one,
+        // or (rarely) still ahead of a message whose publish is late, which another store read settles.
+        const parked = this.pending.sort((a, b) => a.seq - b.seq);
+        this.pending = [];
+        let gapAt = -1;
+        for (let i = 0; i < parked.length; i++) {
+          const m = parked[i]!;
+          if (m.seq > this.cursor + 1) {
+            gapAt = i;
+            break;
+          }
+          this.emit(m);
+        }
+        if (gapAt === -1) break;
+        this.pending = parked.slice(gapAt).concat(this.pending);
+        if (page.length === 0) break; // the store has nothing newer yet: wait for the next live message
+      }
+      this.catchingUp = false;
+    } catch (err) {
+      this.catchingUp = false;
+      if (!this.stopped) this.out.fail(err);
+    }
+  }
+
+  private emit(m: MessageRecord): void {
+    if (m.seq !== this.cursor + 1) return;
+    this.cursor = m.seq;
+    this.out.write(serverFrame.message(m));
+  }
+}
