@@ -1,0 +1,87 @@
+/**
+ * SIGTERM while clients are sending: every acknowledged message is in the database, once; clients see the
+ * stop as a 1001 close; the process exits 0. Runs the real entry point (src/main.ts) as a child process.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { WebSocket } from 'ws';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+
+const dir = await mkdtemp(path.join(tmpdir(), 'confab-stop-'));
+after(() => rm(dir, { recursive: true, force: true }));
+
+function startChild(dbFile: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${dbFile}`, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(buf);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, url, exited };
+}
+
+test('SIGTERM: acknowledged messages are all stored once, sockets close with 1001, exit 0', async () => {
+  const dbFile = path.join(dir, 'confab.db');
+  const { child, url, exited } = startChild(dbFile);
+  const base = await url;
+  const res = await fetch(`${base}/api/rooms`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'drain' }),
+  });
+  const { room } = (await res.json()) as { room: { id: number } };
+
+  const acked = new Set<string>();
+  const closes: number[] = [];
+  const clients = await Promise.all(
+    [0, 1, 2].map(async (c) => {
+      const ws = new WebSocket(`${base.replace('http', 'ws')}/ws?name=c${c}`);
+      ws.on('message', (data) => {
+        const f = JSON.parse(data.toString()) as { type: string; clientMsgId?: string };
+        if (f.type === 'ack') acked.add(f.clientMsgId!);
+      });
+      ws.on('close', (code) => closes.push(code));
+      await new Promise((r) => ws.once('open', r));
+      return ws;
+    }),
+  );
+  // Keep sending until the server closes us; SIGTERM lands in the middle of the stream.
+  let n = 0;
+  const pump = setInterval(() => {
+    for (const [c, ws] of clients.entries()) {
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      for (let k = 0; k < 5; k++) {
+        ws.send(JSON.stringify({ type: 'send', room: room.id, clientMsgId: `c${c}-${n++}`, body: `hello ${n}` }));
+      }
+    }
+  }, 2);
+  while (acked.size < 200) await new Promise((r) => setTimeout(r, 5));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  clearInterval(pump);
+
+  assert.deepEqual(closes, [1001, 1001, 1001]);
+  const store = new SqliteStore(dbFile);
+  const stored = await store.messagesAfter(room.id, 0, 1_000_000);
+  await store.close();
+  const ids = stored.map((m) => m.clientMsgId!);
+  assert.equal(new Set(ids).size, ids.length, 'no message stored twice');
+  for (const id of acked) assert.ok(ids.includes(id), `acknowledged ${id} is stored`);
+  assert.deepEqual(
+    stored.map((m) => m.seq),
+    stored.map((_, i) => i + 1),
+    'seq gapless',
+  );
+});
