@@ -11,6 +11,7 @@ export const ERROR_CATALOGUE = {
   binary_not_supported: { httpStatus: 400, message: 'Binary frames are not supported; send JSON text' },
   empty_message: { httpStatus: 400, message: 'Message is empty' },
   too_long: { httpStatus: 400, message: 'Message is too long' },
+  bad_request: { httpStatus: 400, message: 'Malformed request' },
   bad_room_name: { httpStatus: 400, message: 'Invalid room name' },
   room_exists: { httpStatus: 409, message: 'A room with that name already exists' },
   not_found: { httpStatus: 404, message: 'Not found' },

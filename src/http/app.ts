@@ -53,7 +53,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     }
     const status = (err as { statusCode?: number }).statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
-      return reply.status(status).send({ error: { code: 'bad_request', message: (err as Error).message } });
+      const e = new ConfabError('bad_request', (err as Error).message);
+      return reply.status(status).send({ error: { code: e.code, message: e.message } });
     }
     request.log.error({ err }, 'request failed');
     return reply.status(500).send({ error: { code: 'internal', message: 'Internal error' } });

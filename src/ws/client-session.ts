@@ -143,6 +143,7 @@ export class ClientSession implements RoomListSubscriber {
    */
   private async subscribe(roomId: number, since: number | undefined, id: string | undefined): Promise<void> {
     let feed = this.feeds.get(roomId);
+    const existing = feed !== undefined;
     if (feed) {
       feed.hold();
     } else {
@@ -160,7 +161,10 @@ export class ClientSession implements RoomListSubscriber {
     const room = await this.deps.chat.getRoom(roomId);
     this.conn.write(serverFrame.subscribed(id, roomId, room.lastSeq));
     // Replay runs beside the frame queue: a long catch-up must not hold up this client's sends.
-    void feed.replayFrom(Math.min(since ?? room.lastSeq, room.lastSeq));
+    // Without `since`, a new feed starts at the present; an existing one carries on from what it has sent, so a
+    // repeated subscribe can never skip a message still on its way.
+    const from = since ?? (existing ? feed.position : room.lastSeq);
+    void feed.replayFrom(Math.min(from, room.lastSeq));
   }
 
   private badFrame(err: FrameError): void {

@@ -19,6 +19,8 @@ export class Connection {
   constructor(
     readonly ws: WebSocket,
     private readonly maxBufferedBytes: number,
+    /** Told when this connection is closed for reading too slowly (counted by the gateway). */
+    private readonly onOverflow: () => void = () => {},
   ) {}
 
   /**
@@ -29,6 +31,7 @@ export class Connection {
   write(frame: string): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     if (this.ws.bufferedAmount > this.maxBufferedBytes) {
+      this.onOverflow();
       this.close(CLOSE.tryAgainLater, 'send buffer full');
       return false;
     }

@@ -9,7 +9,6 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ChatService } from '../chat/chat-service.js';
 import { checkRoomName, parseDisplayName } from '../chat/rules.js';
-import { ConfabError, toConfabError } from '../errors.js';
 import { ClientSession } from './client-session.js';
 import { CLOSE, Connection } from './connection.js';
 import type { Hub } from './hub.js';
@@ -28,7 +27,7 @@ export interface GatewayOptions {
 }
 
 interface Session {
-  idle(): Promise<void>;
+  idle(): Promise<unknown>;
 }
 
 /** Answers a refused upgrade with a plain HTTP response and drops the socket. */
@@ -50,6 +49,8 @@ export class Gateway {
   private readonly alive = new WeakSet<WebSocket>();
   private readonly heartbeat: NodeJS.Timeout;
   private accepting = true;
+  /** Running totals for tests and, later, metrics. */
+  readonly counters = { slowConsumerCloses: 0 };
 
   constructor(
     server: Server,
@@ -88,32 +89,17 @@ export class Gateway {
       } catch {
         return refuse(socket, 400, 'Bad Request');
       }
-      this.opts.chat.ensureRoom(name).then(
-        (room) => {
-          if (!this.accepting) return refuse(socket, 503, 'Service Unavailable');
-          this.wss.handleUpgrade(req, socket, head, (ws) => {
-            const conn = this.track(ws);
-            const session = new LegacySession(conn, room, this.opts);
-            this.sessions.set(ws, session);
-            session.start().catch((err: unknown) => {
-              this.opts.log.error({ err }, 'legacy session could not join its room');
-              conn.close(CLOSE.internalError, 'could not join room');
-            });
-          });
-        },
-        (err: unknown) => {
-          const e = toConfabError(err);
-          if (!(err instanceof ConfabError)) this.opts.log.error({ err }, 'legacy room lookup failed');
-          refuse(socket, e.httpStatus, e.code);
-        },
-      );
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        const conn = this.track(ws);
+        this.sessions.set(ws, new LegacySession(conn, name, this.opts));
+      });
       return;
     }
     refuse(socket, 404, 'Not Found');
   }
 
   private track(ws: WebSocket): Connection {
-    const conn = new Connection(ws, this.opts.maxBufferedBytes);
+    const conn = new Connection(ws, this.opts.maxBufferedBytes, () => this.counters.slowConsumerCloses++);
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
     ws.on('error', (err) => this.opts.log.debug({ err, conn: conn.id }, 'websocket error'));

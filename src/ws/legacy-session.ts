@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { ChatService } from '../chat/chat-service.js';
 import { toConfabError } from '../errors.js';
 import type { RoomRecord } from '../store/store.js';
-import type { Connection } from './connection.js';
+import { CLOSE, type Connection } from './connection.js';
 import type { DeliveryFrames, Hub, RoomSubscriber } from './hub.js';
 import { decodeLegacyFrame, FrameError, legacyFrame } from './protocol.js';
 
@@ -15,25 +15,39 @@ import { decodeLegacyFrame, FrameError, legacyFrame } from './protocol.js';
 export const LEGACY_AUTHOR = 'guest';
 
 export class LegacySession implements RoomSubscriber {
-  private queue: Promise<void> = Promise.resolve();
+  /** Frames are handled in order, and only once the room is found (or created) and joined. */
+  private queue: Promise<unknown>;
+  private room: RoomRecord | undefined;
+  private closed = false;
 
+  /**
+   * The room is looked up only now, after the handshake was accepted, so a refused handshake creates nothing.
+   * Frames that arrive meanwhile wait in the queue.
+   */
   constructor(
     private readonly conn: Connection,
-    private readonly room: RoomRecord,
+    roomName: string,
     private readonly deps: { chat: ChatService; hub: Hub; log: Logger },
   ) {
     conn.ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
-    conn.ws.on('close', () => deps.hub.leave(room.id, this));
-  }
-
-  /** Joins the room's live feed; called once, right after the upgrade. */
-  async start(): Promise<void> {
-    await this.deps.hub.join(this.room.id, this);
+    conn.ws.on('close', () => {
+      this.closed = true;
+      if (this.room) deps.hub.leave(this.room.id, this);
+    });
+    this.queue = deps.chat.ensureRoom(roomName).then(async (room) => {
+      if (this.closed) return;
+      this.room = room;
+      await deps.hub.join(room.id, this);
+    });
+    this.queue.catch((err: unknown) => {
+      deps.log.error({ err, conn: conn.id }, 'original endpoint could not open its room');
+      conn.close(CLOSE.internalError, 'could not open room');
+    });
   }
 
   /** Resolves when every frame received so far has been handled. */
-  idle(): Promise<void> {
-    return this.queue;
+  idle(): Promise<unknown> {
+    return this.queue.catch(() => {});
   }
 
   deliver(frames: DeliveryFrames): void {
@@ -51,6 +65,7 @@ export class LegacySession implements RoomSubscriber {
     }
     this.queue = this.queue
       .then(async () => {
+        if (!this.room) return; // the room could not be opened; the connection is closing
         await this.deps.chat.send({ roomId: this.room.id, author: LEGACY_AUTHOR, body, clientMsgId: null });
       })
       .catch((err: unknown) => {

@@ -64,8 +64,10 @@ export class FrameError extends ConfabError {
 /** Reads the echoable fields of a frame that failed validation, keeping only well-typed ones. */
 function contextOf(raw: Record<string, unknown>): ErrorContext {
   const ctx: ErrorContext = {};
-  if (typeof raw.id === 'string' && raw.id.length <= 64) ctx.id = raw.id;
-  if (typeof raw.clientMsgId === 'string' && raw.clientMsgId.length <= 64) ctx.clientMsgId = raw.clientMsgId;
+  if (typeof raw.id === 'string' && raw.id.length >= 1 && raw.id.length <= 64) ctx.id = raw.id;
+  if (typeof raw.clientMsgId === 'string' && raw.clientMsgId.length >= 1 && raw.clientMsgId.length <= 64) {
+    ctx.clientMsgId = raw.clientMsgId;
+  }
   if (typeof raw.room === 'number' && Number.isSafeInteger(raw.room)) ctx.room = raw.room;
   return ctx;
 }

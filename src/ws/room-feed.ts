@@ -43,6 +43,11 @@ export class RoomFeed implements RoomSubscriber {
     await this.catchUp();
   }
 
+  /** The last `seq` this feed has written. */
+  get position(): number {
+    return this.cursor;
+  }
+
   /** Marks the feed as being set up: live messages wait until `replayFrom` runs. */
   hold(): void {
     this.catchingUp = true;

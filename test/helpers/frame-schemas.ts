@@ -1,0 +1,103 @@
+/**
+ * The documented shape of every frame the server sends (docs/protocol.md), as strict zod schemas. The test
+ * client checks each received frame against them, so a missing, extra or wrong-typed field, or a frame type the
+ * document does not list, fails the test that received it (STYLE.md: "a schema check of every frame the server
+ * sends in tests").
+ */
+import { z } from 'zod';
+
+/** ISO 8601 in UTC with milliseconds, as the protocol's "Times" convention shows. */
+const isoTime = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'ISO 8601 UTC time');
+/** A request id: an optional string of 1-64 characters, echoed from the client frame. */
+const requestId = z.string().min(1).max(64).optional();
+const roomId = z.number().int().positive();
+const seq = z.number().int().positive();
+const clientMsgId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+
+/** A room as `room_created` and the HTTP API show it. */
+export const roomSchema = z.strictObject({
+  id: roomId,
+  name: z.string().regex(/^[\p{L}\p{N}_-]{1,64}$/u),
+  createdAt: isoTime,
+  lastSeq: z.number().int().min(0),
+});
+
+/** The `message` frame, also the element of a `history` page. */
+export const messageSchema = z.strictObject({
+  type: z.literal('message'),
+  room: roomId,
+  seq,
+  id: z.number().int().positive(),
+  author: z.string().min(1),
+  body: z.string().min(1),
+  time: isoTime,
+  clientMsgId: clientMsgId.optional(),
+});
+
+/** Error codes of the protocol's error table. */
+export const ERROR_CODES = [
+  'bad_json',
+  'bad_frame',
+  'unknown_type',
+  'binary_not_supported',
+  'empty_message',
+  'too_long',
+  'not_found',
+  'store_unavailable',
+  'internal',
+] as const;
+
+/** One schema per server frame type of `/ws`. */
+export const serverFrameSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('hello'),
+    connectionId: z.string().min(1),
+    user: z.strictObject({ name: z.string().min(1).max(32) }),
+    limits: z.strictObject({
+      maxMessageChars: z.number().int().positive(),
+      maxFrameBytes: z.number().int().positive(),
+      historyPageMax: z.number().int().positive(),
+    }),
+  }),
+  z.strictObject({ type: z.literal('subscribed'), id: requestId, room: roomId, lastSeq: z.number().int().min(0) }),
+  z.strictObject({ type: z.literal('resumed'), id: requestId, rooms: z.array(roomId) }),
+  z.strictObject({ type: z.literal('unsubscribed'), id: requestId, room: roomId }),
+  z.strictObject({ type: z.literal('room_created'), room: roomSchema }),
+  z.strictObject({
+    type: z.literal('ack'),
+    clientMsgId,
+    room: roomId,
+    seq,
+    messageId: z.number().int().positive(),
+    time: isoTime,
+  }),
+  messageSchema,
+  z.strictObject({
+    type: z.literal('history'),
+    id: requestId,
+    room: roomId,
+    messages: z.array(messageSchema),
+    hasMore: z.boolean(),
+  }),
+  z.strictObject({ type: z.literal('pong'), id: requestId }),
+  z.strictObject({
+    type: z.literal('error'),
+    code: z.enum(ERROR_CODES),
+    message: z.string().min(1),
+    id: requestId,
+    clientMsgId: z.string().max(64).optional(),
+    room: z.number().int().optional(),
+  }),
+]);
+
+/** A frame of `/ws` as the server sends it. */
+export type ServerFrame = z.infer<typeof serverFrameSchema>;
+
+/** Frames of the original endpoint `/ws/chat/<room>/`: a message, or an error (connection kept). */
+export const legacyFrameSchema = z.union([
+  z.strictObject({ message: z.string() }),
+  z.strictObject({ error: z.strictObject({ code: z.string().min(1), message: z.string().min(1) }) }),
+]);
+
+/** A frame of the original endpoint. */
+export type LegacyFrame = z.infer<typeof legacyFrameSchema>;

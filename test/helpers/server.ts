@@ -1,0 +1,357 @@
+/**
+ * Test harness for integration tests: a Confab instance on a temporary SQLite file, and small WebSocket
+ * clients (over the `ws` package) that collect frames, await the one a test expects, and check every frame
+ * the server sends against the documented schema (test/helpers/frame-schemas.ts).
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { WebSocket, type RawData } from 'ws';
+import type { z } from 'zod';
+import { loadConfig } from '../../src/config.js';
+import { startConfab, type RunningConfab } from '../../src/server.js';
+import {
+  legacyFrameSchema,
+  roomSchema,
+  serverFrameSchema,
+  type LegacyFrame,
+  type ServerFrame,
+} from './frame-schemas.js';
+
+/** Failure guard for awaits; tests never assert on time, this only stops a hung test. */
+export const WAIT_MS = 10_000;
+
+/** How a connection ended. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+/** A room as the HTTP API returns it. */
+export type Room = z.infer<typeof roomSchema>;
+
+interface Waiter<F> {
+  predicate: (frame: F) => boolean;
+  resolve: (frame: F) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * A WebSocket that keeps every frame it receives, validated against `schema`. `next` hands each received frame
+ * to at most one caller, so a test can await frames in any order without losing one that came early.
+ */
+export class FrameClient<F> {
+  /** Every frame received, in order. */
+  readonly frames: F[] = [];
+  /** Resolves when the connection has closed, with the close code the server gave. */
+  readonly closed: Promise<CloseInfo>;
+  /** Schema violations and undecodable frames: any of them fails the test. */
+  readonly violations: string[] = [];
+  private readonly taken = new Set<number>();
+  private waiters: Array<Waiter<F>> = [];
+  private isClosed = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly schema: z.ZodType<F>,
+    readonly label: string,
+  ) {
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    // Errors (e.g. the server closing on a protocol violation we provoked) surface through `closed`.
+    ws.on('error', () => {});
+    this.closed = new Promise((resolve) => {
+      ws.once('close', (code, reason) => {
+        this.isClosed = true;
+        for (const w of this.waiters) {
+          clearTimeout(w.timer);
+          w.reject(new Error(`${this.label}: closed (${code} ${reason.toString()}) before the expected frame`));
+        }
+        this.waiters = [];
+        resolve({ code, reason: reason.toString() });
+      });
+    });
+  }
+
+  /**
+   * The first frame not yet taken that matches `predicate` (already received or still to come).
+   * Rejects after `timeoutMs`, when the connection closes first, or on any schema violation.
+   */
+  next(predicate: (frame: F) => boolean = () => true, timeoutMs = WAIT_MS): Promise<F> {
+    if (this.violations.length > 0) return Promise.reject(new Error(this.violationReport()));
+    for (const [i, f] of this.frames.entries()) {
+      if (!this.taken.has(i) && predicate(f)) {
+        this.taken.add(i);
+        return Promise.resolve(f);
+      }
+    }
+    if (this.isClosed) return Promise.reject(new Error(`${this.label}: closed before the expected frame`));
+    return new Promise<F>((resolve, reject) => {
+      const waiter: Waiter<F> = {
+        predicate,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          reject(new Error(`${this.label}: no matching frame within ${timeoutMs} ms; got ${this.describe()}`));
+        }, timeoutMs),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Sends a JSON frame. */
+  send(frame: unknown): void {
+    this.ws.send(JSON.stringify(frame));
+  }
+
+  /** Sends text or bytes as they are (binary when `data` is a Buffer and `binary` is not false). */
+  sendRaw(data: string | Buffer, binary = typeof data !== 'string'): void {
+    this.ws.send(data, { binary });
+  }
+
+  /** Closes the connection (normal closure) and waits until it is closed. */
+  async close(): Promise<CloseInfo> {
+    if (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    const guard = setTimeout(() => this.ws.terminate(), WAIT_MS);
+    try {
+      return await this.closed;
+    } finally {
+      clearTimeout(guard);
+    }
+  }
+
+  /** Throws when any received frame broke the documented schema. */
+  assertValid(): void {
+    if (this.violations.length > 0) throw new assert.AssertionError({ message: this.violationReport() });
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    let raw: unknown;
+    try {
+      if (isBinary) throw new Error('the server sent a binary frame');
+      raw = JSON.parse(text);
+    } catch (err) {
+      this.violate(`undecodable frame ${JSON.stringify(text.slice(0, 200))}: ${(err as Error).message}`);
+      return;
+    }
+    const parsed = this.schema.safeParse(raw);
+    if (!parsed.success) {
+      this.violate(`frame ${text.slice(0, 300)} breaks docs/protocol.md: ${parsed.error.message}`);
+      return;
+    }
+    const frame = parsed.data;
+    const index = this.frames.push(frame) - 1;
+    const waiter = this.waiters.find((w) => w.predicate(frame));
+    if (waiter) {
+      this.taken.add(index);
+      this.waiters = this.waiters.filter((w) => w !== waiter);
+      clearTimeout(waiter.timer);
+      waiter.resolve(frame);
+    }
+  }
+
+  private violate(problem: string): void {
+    this.violations.push(problem);
+    const err = new Error(this.violationReport());
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.waiters = [];
+  }
+
+  private violationReport(): string {
+    return `${this.label}: server frames do not match the documented schema:\n  ${this.violations.join('\n  ')}`;
+  }
+
+  private describe(): string {
+    const last = this.frames.slice(-5).map((f) => JSON.stringify(f));
+    return `${this.frames.length} frames, last: ${last.join(' ')}`;
+  }
+}
+
+/** A frame of `type`, narrowed; fails with the frame's text when the type differs. */
+export function expectFrame<T extends ServerFrame['type']>(frame: ServerFrame, type: T): Extract<ServerFrame, { type: T }> {
+  if (frame.type !== type) {
+    throw new assert.AssertionError({ message: `expected a ${type} frame, got ${JSON.stringify(frame)}` });
+  }
+  return frame as Extract<ServerFrame, { type: T }>;
+}
+
+/** A client of the `/ws` protocol. */
+export class ChatClient extends FrameClient<ServerFrame> {
+  private requests = 0;
+  /** The `hello` frame the server sent on connect. */
+  hello!: Extract<ServerFrame, { type: 'hello' }>;
+
+  /**
+   * Sends `frame` with a generated `id` and resolves on the reply that echoes it (for `send`, the `ack` or
+   * error that echoes its `clientMsgId`). `until` waits for that reply type only, when several echo the id (`resume`).
+   */
+  request(frame: Record<string, unknown>, until?: ServerFrame['type']): Promise<ServerFrame> {
+    const id = `${this.label}-r${++this.requests}`;
+    const reply = this.next((f) => {
+      if (until !== undefined && f.type !== until) return false;
+      if ('id' in f && f.id === id) return true;
+      return (
+        frame.type === 'send' &&
+        (f.type === 'ack' || f.type === 'error') &&
+        f.clientMsgId === frame.clientMsgId &&
+        f.room === frame.room
+      );
+    });
+    this.send({ ...frame, id });
+    return reply;
+  }
+
+  /** Subscribes to a room (from `since` when given) and returns the `subscribed` frame. */
+  async subscribe(room: number, since?: number): Promise<Extract<ServerFrame, { type: 'subscribed' }>> {
+    const reply = await this.request({ type: 'subscribe', room, ...(since !== undefined ? { since } : {}) });
+    return expectFrame(reply, 'subscribed');
+  }
+
+  /** Posts a message and returns the `ack`. */
+  async post(room: number, body: string, clientMsgId: string = randomUUID()): Promise<Extract<ServerFrame, { type: 'ack' }>> {
+    return expectFrame(await this.request({ type: 'send', room, clientMsgId, body }), 'ack');
+  }
+
+  /** Every stored message of a room, oldest first, read page by page with `history` `after`. */
+  async allHistory(room: number): Promise<Array<Extract<ServerFrame, { type: 'message' }>>> {
+    const all: Array<Extract<ServerFrame, { type: 'message' }>> = [];
+    for (;;) {
+      const after = all.at(-1)?.seq ?? 0;
+      const page = expectFrame(await this.request({ type: 'history', room, after, limit: 100 }), 'history');
+      all.push(...page.messages);
+      if (!page.hasMore) return all;
+    }
+  }
+
+  /** The `message` frames received so far for `room`, in arrival order. */
+  messagesIn(room: number): Array<Extract<ServerFrame, { type: 'message' }>> {
+    return this.frames.filter((f): f is Extract<ServerFrame, { type: 'message' }> => f.type === 'message' && f.room === room);
+  }
+
+  /** Waits until `count` `message` frames of `room` have arrived, and returns them. */
+  async waitForMessages(room: number, count: number, timeoutMs = WAIT_MS): Promise<Array<Extract<ServerFrame, { type: 'message' }>>> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.messagesIn(room).length < count) {
+      if (this.violations.length > 0) this.assertValid();
+      if (Date.now() > deadline) {
+        throw new Error(`${this.label}: ${this.messagesIn(room).length} of ${count} messages of room ${room} arrived`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return this.messagesIn(room);
+  }
+}
+
+/** A client of the original endpoint `/ws/chat/<room>/`. */
+export class LegacyClient extends FrameClient<LegacyFrame> {}
+
+/** Options of a temporary Confab. */
+export type TestEnv = Record<string, string>;
+
+/** A Confab on a temporary SQLite file, with its clients; `close()` stops everything and removes the file. */
+export class TestServer {
+  private readonly clients: Array<{ close(): Promise<CloseInfo>; assertValid(): void }> = [];
+  private clientCount = 0;
+
+  private constructor(
+    readonly confab: RunningConfab,
+    readonly dir: string,
+  ) {}
+
+  /** Starts Confab on port 0 with a fresh database; `env` overrides configuration variables. */
+  static async start(env: TestEnv = {}): Promise<TestServer> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'confab-it-'));
+    try {
+      const confab = await startConfab(
+        loadConfig({
+          PORT: '0',
+          HOST: '127.0.0.1',
+          DATABASE_URL: `sqlite:${path.join(dir, 'confab.db')}`,
+          LOG_LEVEL: 'silent',
+          ...env,
+        }),
+      );
+      return new TestServer(confab, dir);
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  get url(): string {
+    return this.confab.url;
+  }
+
+  get port(): number {
+    return this.confab.port;
+  }
+
+  get wsUrl(): string {
+    return this.confab.url.replace(/^http/, 'ws');
+  }
+
+  /** Opens a `/ws` client (display name `name` when given) and waits for its `hello`. */
+  async connect(name?: string): Promise<ChatClient> {
+    const label = name ?? `client${++this.clientCount}`;
+    const ws = new WebSocket(`${this.wsUrl}/ws${name !== undefined ? `?name=${encodeURIComponent(name)}` : ''}`);
+    const client = new ChatClient(ws, serverFrameSchema, label);
+    this.clients.push(client);
+    await opened(ws);
+    client.hello = expectFrame(await client.next((f) => f.type === 'hello'), 'hello');
+    return client;
+  }
+
+  /** Opens a client of the original endpoint for the room named `roomName`. */
+  async connectLegacy(roomName: string): Promise<LegacyClient> {
+    const ws = new WebSocket(`${this.wsUrl}/ws/chat/${encodeURIComponent(roomName)}/`);
+    const client = new LegacyClient(ws, legacyFrameSchema, `legacy${++this.clientCount}`);
+    this.clients.push(client);
+    await opened(ws);
+    return client;
+  }
+
+  /** POST /api/rooms; returns the status and the decoded JSON body. */
+  async postRoom(body: string, contentType = 'application/json'): Promise<{ status: number; json: unknown }> {
+    const res = await fetch(`${this.url}/api/rooms`, { method: 'POST', headers: { 'content-type': contentType }, body });
+    return { status: res.status, json: await res.json() };
+  }
+
+  /** Creates a room through the HTTP API and returns it (fails unless the answer is 201). */
+  async createRoom(name: string): Promise<Room> {
+    const { status, json } = await this.postRoom(JSON.stringify({ name }));
+    assert.equal(status, 201, `POST /api/rooms ${name}: ${JSON.stringify(json)}`);
+    return roomSchema.parse((json as { room: unknown }).room);
+  }
+
+  /** GET /api/rooms. */
+  async listRooms(): Promise<Room[]> {
+    const res = await fetch(`${this.url}/api/rooms`);
+    assert.equal(res.status, 200);
+    const json = (await res.json()) as { rooms: unknown[] };
+    return json.rooms.map((r) => roomSchema.parse(r));
+  }
+
+  /** Closes every client, stops the server, removes the database, then fails if any frame broke the schema. */
+  async close(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.close()));
+    await this.confab.close();
+    await rm(this.dir, { recursive: true, force: true });
+    for (const c of this.clients) c.assertValid();
+  }
+}
+
+/** Resolves when the WebSocket is open; rejects when the handshake is refused. */
+function opened(ws: WebSocket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (ws.readyState === WebSocket.OPEN) return resolve();
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+}
