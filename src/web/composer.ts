@@ -1,0 +1,76 @@
+/**
+ * The message input: Enter sends, Shift+Enter inserts a new line, the textarea grows with its text up to a
+ * few lines, and a counter appears near the length limit.
+ */
+import { charCount } from './format.js';
+import { DEFAULT_LIMITS } from './protocol.js';
+
+/** Tallest the textarea grows (px) before it scrolls instead. */
+const MAX_HEIGHT_PX = 180;
+/** The counter appears once this share of the limit is used. */
+const COUNTER_FROM = 0.8;
+
+/** The composer of the room on screen. */
+export class Composer {
+  private maxChars = DEFAULT_LIMITS.maxMessageChars;
+
+  constructor(
+    private readonly form: HTMLFormElement,
+    private readonly input: HTMLTextAreaElement,
+    private readonly label: HTMLLabelElement,
+    private readonly counter: HTMLElement,
+    private readonly sendButton: HTMLButtonElement,
+    /** Called with the text to send; the composer clears itself when it returns true. */
+    private readonly onSend: (body: string) => boolean,
+  ) {
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    input.addEventListener('keydown', (event) => {
+      // isComposing: Enter that confirms an IME candidate (Japanese, Chinese…) must not send.
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.submit();
+      }
+    });
+    input.addEventListener('input', () => this.refresh());
+    this.refresh();
+  }
+
+  /** Applies the limit announced by the server. */
+  setMaxChars(maxChars: number): void {
+    this.maxChars = maxChars;
+    this.refresh();
+  }
+
+  /** Names the room in the label and placeholder, and focuses the input on devices with a real keyboard. */
+  setRoom(roomName: string, focus: boolean): void {
+    this.label.textContent = `Message #${roomName}`;
+    this.input.placeholder = `Message #${roomName}`;
+    if (focus) this.input.focus({ preventScroll: true });
+  }
+
+  private submit(): void {
+    const body = this.input.value;
+    if (body.trim().length === 0 || charCount(body) > this.maxChars) return;
+    if (this.onSend(body)) {
+      this.input.value = '';
+      this.refresh();
+    }
+  }
+
+  /** Resizes the textarea to its content and updates the counter and the send button. */
+  private refresh(): void {
+    const input = this.input;
+    input.style.height = 'auto';
+    input.style.height = `${Math.min(input.scrollHeight, MAX_HEIGHT_PX)}px`;
+    input.classList.toggle('is-scrolling', input.scrollHeight > MAX_HEIGHT_PX);
+
+    const count = charCount(input.value);
+    const over = count > this.maxChars;
+    this.counter.textContent = count >= this.maxChars * COUNTER_FROM ? `${count} / ${this.maxChars}` : '';
+    this.counter.classList.toggle('is-over', over);
+    this.sendButton.disabled = over || input.value.trim().length === 0;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Tiny DOM helpers. User text only ever enters the page through `textContent` (the `text` option here);
+ * there is deliberately no way to pass HTML.
+ */
+
+/** Attributes, properties and children of an element built by `el`. */
+export interface ElOptions {
+  className?: string;
+  /** Set as textContent: safe for any user text. */
+  text?: string;
+  attrs?: Record<string, string>;
+  children?: Array<Node | null | undefined | false>;
+}
+
+/** Creates an element. */
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, options: ElOptions = {}): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (options.className !== undefined) node.className = options.className;
+  if (options.text !== undefined) node.textContent = options.text;
+  for (const [name, value] of Object.entries(options.attrs ?? {})) node.setAttribute(name, value);
+  for (const child of options.children ?? []) if (child) node.append(child);
+  return node;
+}
+
+/** The element with `id`, typed; throws when index.html lacks it (a build mistake, not a runtime condition). */
+export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+  const node = document.getElementById(id);
+  if (node === null) throw new Error(`index.html has no #${id}`);
+  return node as T;
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** A small inline SVG icon from path data (built with DOM calls: no markup strings). */
+export function icon(pathData: string, className = 'icon'): SVGSVGElement {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', className);
+  svg.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS(SVG_NS, 'path');
+  path.setAttribute('d', pathData);
+  svg.append(path);
+  return svg;
+}
+
+/** Path data of the icons the client uses (24x24, stroked). */
+export const ICONS = {
+  clock: 'M12 7v5l3 2M21 12a9 9 0 1 1-18 0 9 9 0 0 1 18 0Z',
+  alert: 'M12 8v5m0 3.5v.01M10.3 3.9 2.2 18a2 2 0 0 0 1.7 3h16.2a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0-3.4 0Z',
+} as const;

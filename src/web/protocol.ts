@@ -1,0 +1,62 @@
+/**
+ * The frames of docs/protocol.md as the browser sees them. Only types: the client trusts the server's
+ * shapes (it validates them in its own tests) and keeps the bundle free of a schema library.
+ */
+
+/** A room as `GET /api/rooms` and `room_created` describe it. */
+export interface Room {
+  id: number;
+  name: string;
+  createdAt: string;
+  lastSeq: number;
+}
+
+/** A stored message (`message` frames and the entries of `history` pages). */
+export interface ChatMessage {
+  type: 'message';
+  room: number;
+  seq: number;
+  id: number;
+  author: string;
+  body: string;
+  time: string;
+  clientMsgId?: string;
+}
+
+/** Limits announced in `hello`. */
+export interface Limits {
+  maxMessageChars: number;
+  maxFrameBytes: number;
+  historyPageMax: number;
+}
+
+/** Every frame the server sends on `/ws`. */
+export type ServerFrame =
+  | { type: 'hello'; connectionId: string; user: { name: string }; limits: Limits }
+  | { type: 'subscribed'; id?: string; room: number; lastSeq: number }
+  | { type: 'resumed'; id?: string; rooms: number[] }
+  | { type: 'unsubscribed'; id?: string; room: number }
+  | { type: 'room_created'; room: Room }
+  | { type: 'ack'; clientMsgId: string; room: number; seq: number; messageId: number; time: string }
+  | ChatMessage
+  | { type: 'history'; id?: string; room: number; messages: ChatMessage[]; hasMore: boolean }
+  | { type: 'pong'; id?: string }
+  | { type: 'error'; code: string; message: string; id?: string; clientMsgId?: string; room?: number };
+
+/** Every frame the client sends on `/ws`. */
+export type ClientFrame =
+  | { type: 'subscribe'; id?: string; room: number; since?: number }
+  | { type: 'unsubscribe'; id?: string; room: number }
+  | { type: 'resume'; id?: string; rooms: Array<{ room: number; since: number }> }
+  | { type: 'send'; id?: string; room: number; clientMsgId: string; body: string }
+  | { type: 'history'; id?: string; room: number; before?: number; after?: number; limit?: number }
+  | { type: 'ping'; id?: string };
+
+/** Limits assumed until the first `hello` says otherwise (the server's defaults). */
+export const DEFAULT_LIMITS: Limits = { maxMessageChars: 4000, maxFrameBytes: 65536, historyPageMax: 100 };
+
+/**
+ * Error codes after which resending the same message can never succeed; the outbox drops those messages.
+ * Anything else (store_unavailable, internal, ...) is kept and retried.
+ */
+export const PERMANENT_SEND_ERRORS: ReadonlySet<string> = new Set(['too_long', 'empty_message', 'not_found', 'bad_frame']);

@@ -1,0 +1,85 @@
+/**
+ * What the client holds of one room: its messages keyed by `seq` (so a duplicate is a no-op), the highest
+ * `seq` up to which nothing is missing, and whether older pages exist. Pure state, no DOM and no socket.
+ */
+import type { ChatMessage } from './protocol.js';
+
+/** The messages of one room held by this page. */
+export class RoomLog {
+  /** seq -> message. */
+  readonly messages = new Map<number, ChatMessage>();
+  /** True once the first page (the newest messages) arrived: from then on gaps are detected and healed. */
+  loaded = false;
+  /** Whether older messages than the oldest held exist on the server. */
+  hasOlder = true;
+  /** Messages that arrived while the room was not on screen (the sidebar's badge). */
+  unread = 0;
+  private top = 0;
+  private sortedCache: ChatMessage[] | null = null;
+
+  constructor(readonly roomId: number) {}
+
+  /**
+   * The highest seq such that every message from the oldest held one up to it is here: what `resume` and
+   * `subscribe` send as `since`, and where a gap starts.
+   */
+  get contiguousTop(): number {
+    return this.top;
+  }
+
+  /** The largest seq held (0 when empty). */
+  get maxSeq(): number {
+    const all = this.sorted();
+    return all.length === 0 ? 0 : all[all.length - 1]!.seq;
+  }
+
+  /** The smallest seq held (0 when empty): the `before` of the next older page. */
+  get minSeq(): number {
+    return this.sorted()[0]?.seq ?? 0;
+  }
+
+  /** True when messages above `contiguousTop` are held, i.e. some in between are missing. */
+  get hasGap(): boolean {
+    return this.loaded && this.maxSeq > this.top;
+  }
+
+  /** Adds messages; returns those that were new (duplicates are ignored: exactly once). */
+  add(messages: Iterable<ChatMessage>): ChatMessage[] {
+    const added: ChatMessage[] = [];
+    for (const m of messages) {
+      if (m.room !== this.roomId || this.messages.has(m.seq)) continue;
+      this.messages.set(m.seq, m);
+      added.push(m);
+    }
+    if (added.length > 0) {
+      this.sortedCache = null;
+      this.advanceTop();
+    }
+    return added;
+  }
+
+  /**
+   * Marks the first page as received. Its messages are the newest, so the contiguous run starts at its oldest
+   * message even when nothing below it is held.
+   */
+  markLoaded(hasOlder: boolean): void {
+    this.loaded = true;
+    this.hasOlder = hasOlder;
+    const oldest = this.minSeq;
+    this.top = oldest === 0 ? 0 : oldest - 1;
+    this.advanceTop();
+  }
+
+  /** The held messages in seq order (cached between changes). */
+  sorted(): ChatMessage[] {
+    this.sortedCache ??= [...this.messages.values()].sort((a, b) => a.seq - b.seq);
+    return this.sortedCache;
+  }
+
+  /** Moves `contiguousTop` up over every seq now held without a hole. */
+  private advanceTop(): void {
+    if (!this.loaded) return;
+    // An empty room that was loaded starts at 0: seq 1 is the first that can arrive.
+    while (this.messages.has(this.top + 1)) this.top++;
+  }
+}

@@ -1,0 +1,321 @@
+/**
+ * The room view's message list. It renders a snapshot (messages by seq, then pending and failed sends) with
+ * keyed reconciliation: an element is built once per message and only moved or removed afterwards, so live
+ * updates cost little and the reader's scroll position can be kept exactly.
+ */
+import { el, icon, ICONS } from './dom.js';
+import { dayKey, dayLabel, fullTime, nameHue, shortTime } from './format.js';
+import type { OutboxEntry } from './outbox.js';
+import type { ChatMessage } from './protocol.js';
+
+/** A send that the server refused for good, shown until dismissed. */
+export interface FailedSend {
+  entry: OutboxEntry;
+  error: string;
+}
+
+/** Everything the timeline shows for one room. */
+export interface TimelineSnapshot {
+  roomName: string;
+  /** The first page arrived (until then the list shows a loading line). */
+  loaded: boolean;
+  hasOlder: boolean;
+  loadingOlder: boolean;
+  messages: readonly ChatMessage[];
+  pending: readonly OutboxEntry[];
+  failed: readonly FailedSend[];
+  /** The name pending messages are shown under. */
+  myName: string;
+}
+
+/** Where the view should be after a render. */
+export type ScrollIntent =
+  /** Stay at the bottom if the reader was there; otherwise keep the first visible line where it was. */
+  | 'follow'
+  /** Jump to the newest message (room opened, own message sent). */
+  | 'bottom';
+
+/** What the timeline reports back. */
+export interface TimelineEvents {
+  /** The reader scrolled near the top (or pressed "Load older messages"). */
+  onWantOlder(): void;
+  /** The reader dismissed a failed send. */
+  onDismiss(clientMsgId: string): void;
+}
+
+/** Consecutive messages of one author within this window share one header. */
+const GROUP_WINDOW_MS = 5 * 60_000;
+/** Distance from the top (px) at which the older page is requested. */
+const NEAR_TOP_PX = 160;
+/** Distance from the bottom (px) still counted as "at the bottom". */
+const NEAR_BOTTOM_PX = 48;
+/** Number of avatar colours in styles.css (.avatar.c0 … .c9). */
+const AVATAR_COLOURS = 10;
+
+interface Item {
+  key: string;
+  /** Author for grouping; null for items that always show their own header (dividers, unsent messages). */
+  author: string | null;
+  time: number;
+  build(): HTMLElement;
+}
+
+/** The message list of the room on screen. */
+export class Timeline {
+  private readonly elements = new Map<string, HTMLElement>();
+  private snapshot: TimelineSnapshot | null = null;
+  /** Whether the reader was at the newest message when last seen (kept across resizes). */
+  private stuckToBottom = true;
+
+  constructor(
+    private readonly scroller: HTMLElement,
+    private readonly list: HTMLOListElement,
+    private readonly top: HTMLElement,
+    private readonly events: TimelineEvents,
+  ) {
+    scroller.addEventListener(
+      'scroll',
+      () => {
+        this.stuckToBottom = this.isAtBottom();
+        this.checkNearTop();
+      },
+      { passive: true },
+    );
+    // The view shrinks when a phone's keyboard opens or the window is resized: a reader at the newest
+    // message stays there instead of being left a screen above it.
+    new ResizeObserver(() => {
+      if (this.stuckToBottom) this.scroller.scrollTop = this.scroller.scrollHeight;
+    }).observe(scroller);
+  }
+
+  /** Forgets every element (another room is about to be shown). */
+  clear(): void {
+    this.elements.clear();
+    this.list.replaceChildren();
+    this.top.replaceChildren();
+    this.snapshot = null;
+  }
+
+  /** Shows `snapshot`, keeping the reader's place according to `intent`. */
+  render(snapshot: TimelineSnapshot, intent: ScrollIntent = 'follow'): void {
+    const wasAtBottom = this.isAtBottom();
+    const anchor = intent === 'follow' && !wasAtBottom ? this.firstVisible() : null;
+    const anchorTop = anchor?.offsetTop ?? 0;
+
+    this.snapshot = snapshot;
+    this.renderTop(snapshot);
+    this.reconcile(this.items(snapshot));
+
+    if (intent === 'bottom' || wasAtBottom) {
+      this.scroller.scrollTop = this.scroller.scrollHeight;
+      this.stuckToBottom = true;
+    } else if (anchor !== null && anchor.isConnected) {
+      // Older messages were added above: move by exactly what was inserted, so the line being read stays put.
+      this.scroller.scrollTop += anchor.offsetTop - anchorTop;
+    }
+    // A short first page may not fill the view; there is then nothing to scroll, so ask for more now.
+    this.checkNearTop();
+  }
+
+  private isAtBottom(): boolean {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight <= NEAR_BOTTOM_PX;
+  }
+
+  /**
+   * The first message whose bottom is below the top edge of the view. Day dividers are skipped: the divider
+   * of a day stays first when older messages of that day arrive, so it would not move with the text.
+   */
+  private firstVisible(): HTMLElement | null {
+    const viewTop = this.scroller.scrollTop;
+    for (const child of this.list.children) {
+      const node = child as HTMLElement;
+      if (node.classList.contains('msg') && node.offsetTop + node.offsetHeight > viewTop) return node;
+    }
+    return null;
+  }
+
+  private checkNearTop(): void {
+    const s = this.snapshot;
+    if (s === null || !s.loaded || !s.hasOlder || s.loadingOlder) return;
+    if (this.scroller.scrollTop <= NEAR_TOP_PX) this.events.onWantOlder();
+  }
+
+  private renderTop(s: TimelineSnapshot): void {
+    let state: string;
+    let content: Node;
+    if (!s.loaded) {
+      state = 'loading';
+      content = el('span', { className: 'timeline-note', text: 'Loading messages…' });
+    } else if (!s.hasOlder) {
+      state = 'start';
+      content = el('div', {
+        className: 'timeline-start',
+        children: [
+          el('strong', { text: `Beginning of #${s.roomName}` }),
+          el('span', { text: 'Everything said here is below.' }),
+        ],
+      });
+    } else if (s.loadingOlder) {
+      state = 'loading-older';
+      content = el('span', { className: 'timeline-note', text: 'Loading older messages…' });
+    } else {
+      state = 'more';
+      const button = el('button', {
+        className: 'link-button',
+        text: 'Load older messages',
+        attrs: { type: 'button', 'data-testid': 'load-older' },
+      });
+      button.addEventListener('click', () => this.events.onWantOlder());
+      content = button;
+    }
+    const stateKey = `${state}:${s.roomName}`;
+    if (this.top.dataset.state === stateKey) return;
+    this.top.dataset.state = stateKey;
+    this.top.replaceChildren(content);
+  }
+
+  /** The list items, in display order: day dividers, messages by seq, then pending and failed sends. */
+  private items(s: TimelineSnapshot): Item[] {
+    const items: Item[] = [];
+    let lastDay = '';
+    const divider = (time: number) => {
+      const day = dayKey(new Date(time));
+      if (day === lastDay) return;
+      lastDay = day;
+      items.push({ key: `d:${day}`, author: null, time, build: () => buildDivider(new Date(time)) });
+    };
+    for (const m of s.messages) {
+      const time = Date.parse(m.time);
+      divider(time);
+      items.push({ key: `m:${m.seq}`, author: m.author, time, build: () => buildMessage(m) });
+    }
+    const sends = [
+      ...s.pending.map((entry) => ({ entry, error: null as string | null })),
+      ...s.failed,
+    ].sort((a, b) => a.entry.createdAt - b.entry.createdAt);
+    for (const { entry, error } of sends) {
+      divider(entry.createdAt);
+      const key = `${error === null ? 'p' : 'f'}:${entry.clientMsgId}:${s.myName}`;
+      // Never folded into the previous message: the header carries the "Sending…" / "Failed" status.
+      items.push({
+        key,
+        author: null,
+        time: entry.createdAt,
+        build: () => buildPending(entry, s.myName, error, () => this.events.onDismiss(entry.clientMsgId)),
+      });
+    }
+    return items;
+  }
+
+  /** Makes the list's children equal `items`, reusing the elements of keys already shown. */
+  private reconcile(items: Item[]): void {
+    const wanted = new Set(items.map((i) => i.key));
+    for (const [key, node] of this.elements) {
+      if (!wanted.has(key)) {
+        node.remove();
+        this.elements.delete(key);
+      }
+    }
+    let cursor = this.list.firstElementChild;
+    let previous: Item | null = null;
+    for (const item of items) {
+      let node = this.elements.get(item.key);
+      if (node === undefined) {
+        node = item.build();
+        this.elements.set(item.key, node);
+      }
+      // Same author, close in time, nothing in between: show as a continuation without its own header.
+      const continues =
+        previous !== null &&
+        item.author !== null &&
+        previous.author === item.author &&
+        item.time - previous.time < GROUP_WINDOW_MS;
+      node.classList.toggle('msg--cont', continues);
+      if (node === cursor) cursor = cursor.nextElementSibling;
+      else this.list.insertBefore(node, cursor);
+      previous = item;
+    }
+  }
+}
+
+function buildDivider(date: Date): HTMLElement {
+  return el('li', {
+    className: 'day-divider',
+    attrs: { role: 'separator' },
+    children: [el('span', { text: dayLabel(date) })],
+  });
+}
+
+/** The avatar and author line shared by stored and pending messages. */
+function frame(author: string, date: Date, extraHead: Node[]): { gutter: HTMLElement; head: HTMLElement } {
+  const avatar = el('span', {
+    className: `avatar c${nameHue(author) % AVATAR_COLOURS}`,
+    text: ([...author][0] ?? '?').toUpperCase(),
+    attrs: { 'aria-hidden': 'true' },
+  });
+  const gutterTime = el('time', {
+    className: 'gutter-time',
+    text: shortTime(date),
+    attrs: { datetime: date.toISOString(), title: fullTime(date), 'aria-hidden': 'true' },
+  });
+  const gutter = el('div', { className: 'msg-gutter', children: [avatar, gutterTime] });
+  const head = el('div', {
+    className: 'msg-head',
+    children: [el('span', { className: 'msg-author', text: author, attrs: { 'data-testid': 'message-author' } }), ...extraHead],
+  });
+  return { gutter, head };
+}
+
+function buildMessage(m: ChatMessage): HTMLElement {
+  const date = new Date(m.time);
+  const time = el('time', {
+    className: 'msg-time',
+    text: shortTime(date),
+    attrs: { datetime: m.time, title: fullTime(date), 'data-testid': 'message-time' },
+  });
+  const { gutter, head } = frame(m.author, date, [time]);
+  return el('li', {
+    className: 'msg',
+    attrs: { 'data-testid': 'message', 'data-seq': String(m.seq), 'data-author': m.author },
+    children: [
+      gutter,
+      el('div', {
+        className: 'msg-main',
+        children: [head, el('div', { className: 'msg-body', text: m.body, attrs: { 'data-testid': 'message-body' } })],
+      }),
+    ],
+  });
+}
+
+function buildPending(entry: OutboxEntry, author: string, error: string | null, onDismiss: () => void): HTMLElement {
+  const date = new Date(entry.createdAt);
+  const status =
+    error === null
+      ? el('span', { className: 'msg-status', children: [icon(ICONS.clock), el('span', { text: 'Sending…' })] })
+      : el('span', { className: 'msg-status msg-status--failed', children: [icon(ICONS.alert), el('span', { text: 'Failed' })] });
+  const { gutter, head } = frame(author, date, [status]);
+  const main = el('div', {
+    className: 'msg-main',
+    children: [head, el('div', { className: 'msg-body', text: entry.body, attrs: { 'data-testid': 'message-body' } })],
+  });
+  if (error !== null) {
+    const dismiss = el('button', { className: 'link-button', text: 'Dismiss', attrs: { type: 'button', 'data-testid': 'dismiss' } });
+    dismiss.addEventListener('click', onDismiss);
+    main.append(
+      el('div', {
+        className: 'msg-error',
+        attrs: { role: 'alert' },
+        children: [el('span', { text: `Not sent: ${error}`, attrs: { 'data-testid': 'send-error' } }), dismiss],
+      }),
+    );
+  }
+  return el('li', {
+    className: error === null ? 'msg msg--pending' : 'msg msg--failed',
+    attrs: {
+      'data-testid': error === null ? 'message-pending' : 'message-failed',
+      'data-client-msg-id': entry.clientMsgId,
+    },
+    children: [gutter, main],
+  });
+}

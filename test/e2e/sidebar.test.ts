@@ -1,0 +1,111 @@
+/**
+ * The sidebar in real Chromium: creating a room (with an inline error for a bad or taken name), opening
+ * rooms by address and by click, and changing the display name.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import {
+  assertNoConsoleProblems,
+  E2EServer,
+  launchBrowser,
+  openPage,
+  RawClient,
+  sendFromPage,
+  waitForConnection,
+  waitForMessage,
+} from '../helpers/browser.js';
+
+let server: E2EServer;
+let browser: Browser;
+
+before(async () => {
+  server = await E2EServer.start();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test('rooms are created from the sidebar; bad and taken names are refused inline', async () => {
+  const tp = await openPage(browser, `${server.url}/`);
+  const watcher = await RawClient.connect(`${server.wsUrl}/ws`);
+  try {
+    const { page } = tp;
+    await waitForConnection(page);
+    await page.getByTestId('empty-state').waitFor();
+    const form = page.getByTestId('create-room-form');
+    const input = form.getByRole('textbox', { name: 'New room' });
+
+    await input.fill('not a name!');
+    await input.press('Enter');
+    await page.getByTestId('create-room-error').filter({ hasText: 'letters, digits' }).waitFor();
+
+    await input.fill('design');
+    await form.getByRole('button', { name: 'Create' }).click();
+    await page.waitForURL(`${server.url}/chat/design/`);
+    await page.getByTestId('room-title').filter({ hasText: '#design' }).waitFor();
+    await page.getByTestId('timeline-top').getByText('Beginning of #design').waitFor();
+    assert.equal(await page.getByTestId('create-room-error').textContent(), '');
+    // Other clients hear of the new room.
+    const created = await watcher.waitFor((f) => f.type === 'room_created');
+    assert.equal((created.room as { name: string }).name, 'design');
+
+    // Room names are unique regardless of case.
+    await input.fill('DESIGN');
+    await input.press('Enter');
+    await page.getByTestId('create-room-error').filter({ hasText: 'already exists' }).waitFor();
+    assertNoConsoleProblems(tp);
+  } finally {
+    await watcher.close();
+    await tp.context.close();
+  }
+});
+
+test('an address of a missing room offers to create it; the back button returns to the previous room', async () => {
+  await server.createRoom('alpha');
+  const tp = await openPage(browser, `${server.url}/chat/brand-new/`);
+  try {
+    const { page } = tp;
+    await waitForConnection(page);
+    await page.getByTestId('empty-state').getByText('There is no #brand-new yet').waitFor();
+    await page.getByTestId('empty-action').click();
+    await page.getByTestId('timeline-top').getByText('Beginning of #brand-new').waitFor();
+
+    await page.getByTestId('room-link').and(page.locator('[data-room="alpha"]')).click();
+    await page.waitForURL(`${server.url}/chat/alpha/`);
+    await page.getByTestId('room-title').filter({ hasText: '#alpha' }).waitFor();
+    await page.goBack();
+    await page.waitForURL(`${server.url}/chat/brand-new/`);
+    await page.getByTestId('room-title').filter({ hasText: '#brand-new' }).waitFor();
+    assertNoConsoleProblems(tp);
+  } finally {
+    await tp.context.close();
+  }
+});
+
+test('the display name can be changed and is kept across reloads', async () => {
+  await server.createRoom('names');
+  const tp = await openPage(browser, `${server.url}/chat/names/`);
+  try {
+    const { page } = tp;
+    await waitForConnection(page);
+    const nameInput = page.getByRole('textbox', { name: 'Your name' });
+    assert.match(await nameInput.inputValue(), /^guest-[0-9a-f]{4}$/);
+    await nameInput.fill('Zoë K.');
+    await nameInput.press('Enter');
+    await waitForConnection(page);
+    await sendFromPage(page, 'hi, it is Zoë');
+    await waitForMessage(page, 'hi, it is Zoë');
+    assert.equal(await page.getByTestId('message').last().getByTestId('message-author').textContent(), 'Zoë K.');
+
+    await page.reload();
+    await waitForConnection(page);
+    assert.equal(await nameInput.inputValue(), 'Zoë K.');
+    assertNoConsoleProblems(tp);
+  } finally {
+    await tp.context.close();
+  }
+});

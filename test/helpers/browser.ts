@@ -1,0 +1,264 @@
+/**
+ * Harness of the end-to-end tests: a Confab on a temporary SQLite file (restartable on the same port), real
+ * headless Chromium through playwright-core, pages that record every console error, a small raw client of
+ * the `/ws` protocol for the "other side" of a conversation, and screenshots in test-results/screenshots/.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { WebSocket } from 'ws';
+import { loadConfig } from '../../src/config.js';
+import { startConfab } from '../../src/server.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Failure guard for waits (not a measurement: tests never assert on time). */
+export const WAIT_MS = 15_000;
+
+/** Where screenshots go (ignored by git). */
+export const SCREENSHOT_DIR = path.join(root, 'test-results', 'screenshots');
+
+/** Viewports of the screenshots: a laptop and a phone. */
+export const DESKTOP = { width: 1280, height: 800 } as const;
+export const PHONE = { width: 375, height: 740 } as const;
+
+/** Builds dist/web once when it is missing (`npm test` builds before running the tests). */
+export function ensureBuilt(): void {
+  if (existsSync(path.join(root, 'dist', 'web', 'app.js'))) return;
+  execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });
+}
+
+/** A Confab on a temporary database, restartable on the same port with the same data. */
+export class E2EServer {
+  private constructor(
+    private running: { url: string; port: number; close(): Promise<void> } | null,
+    private readonly env: Record<string, string>,
+    readonly dir: string,
+    readonly port: number,
+  ) {}
+
+  /** Starts a fresh server on a free port. */
+  static async start(): Promise<E2EServer> {
+    ensureBuilt();
+    const dir = await mkdtemp(path.join(tmpdir(), 'confab-e2e-'));
+    const env = {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: `sqlite:${path.join(dir, 'confab.db')}`,
+      LOG_LEVEL: 'silent',
+    };
+    const running = await startConfab(loadConfig(env));
+    return new E2EServer(running, env, dir, running.port);
+  }
+
+  /** http://127.0.0.1:PORT */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** ws://127.0.0.1:PORT */
+  get wsUrl(): string {
+    return `ws://127.0.0.1:${this.port}`;
+  }
+
+  /** Stops the server (graceful: sockets close with 1001); the database stays for `restart`. */
+  async stop(): Promise<void> {
+    const running = this.running;
+    this.running = null;
+    await running?.close();
+  }
+
+  /** Starts it again on the same port and database. */
+  async restart(): Promise<void> {
+    assert.equal(this.running, null, 'stop() before restart()');
+    this.running = await startConfab(loadConfig({ ...this.env, PORT: String(this.port) }));
+  }
+
+  /** Stops the server and removes its database. */
+  async close(): Promise<void> {
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** Creates a room through the HTTP API. */
+  async createRoom(name: string): Promise<{ id: number; name: string }> {
+    const res = await fetch(`${this.url}/api/rooms`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name }),
+    });
+    const json = (await res.json()) as { room: { id: number; name: string } };
+    assert.equal(res.status, 201, `POST /api/rooms ${name}: ${JSON.stringify(json)}`);
+    return json.room;
+  }
+}
+
+/** Launches headless Chromium (Debian's package). */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
+
+/** A page in its own browser context (own localStorage), with everything it logged. */
+export interface TestPage {
+  context: BrowserContext;
+  page: Page;
+  /** Console errors and warnings, and uncaught exceptions. */
+  problems: string[];
+}
+
+/** Opens `url` in a fresh context of `browser`. */
+export async function openPage(
+  browser: Browser,
+  url: string,
+  viewport: { width: number; height: number } = DESKTOP,
+): Promise<TestPage> {
+  const context = await browser.newContext({ viewport, locale: 'en-GB', timezoneId: 'UTC' });
+  context.setDefaultTimeout(WAIT_MS);
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console.${msg.type()}: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`uncaught: ${err.message}`));
+  await page.goto(url);
+  return { context, page, problems };
+}
+
+/**
+ * Fails when the page logged anything. `expected` lists patterns of messages a test provokes on purpose
+ * (Chromium itself logs refused WebSocket connections while a server is down; no page code can avoid that).
+ */
+export function assertNoConsoleProblems(tp: TestPage, expected: RegExp[] = []): void {
+  const unexpected = tp.problems.filter((p) => !expected.some((re) => re.test(p)));
+  assert.deepEqual(unexpected, [], `the page logged:\n${unexpected.join('\n')}`);
+}
+
+/** What Chromium logs by itself when a WebSocket cannot connect (the server is down). */
+export const WS_REFUSED = /WebSocket connection to '.*' failed/;
+
+/** Saves a PNG to test-results/screenshots/`name`.png. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  await mkdir(SCREENSHOT_DIR, { recursive: true });
+  const file = path.join(SCREENSHOT_DIR, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+/** The connection pill, and waiting for a state of it. */
+export async function waitForConnection(page: Page, text = 'Connected'): Promise<void> {
+  await page.getByTestId('connection-state').filter({ hasText: text }).waitFor();
+}
+
+/** Sends `text` from the page's composer (typed, then Enter). */
+export async function sendFromPage(page: Page, text: string): Promise<void> {
+  const input = page.getByTestId('composer-input');
+  await input.fill(text);
+  await input.press('Enter');
+}
+
+/** Bodies of the stored messages on screen, in display order. */
+export function shownBodies(page: Page): Promise<string[]> {
+  return page.getByTestId('message').getByTestId('message-body').allTextContents();
+}
+
+/** seq attributes of the stored messages on screen, in display order. */
+export function shownSeqs(page: Page): Promise<number[]> {
+  return page.getByTestId('message').evaluateAll((nodes) => nodes.map((n) => Number((n as HTMLElement).dataset.seq)));
+}
+
+/** Waits until a stored message with exactly this body is on screen. */
+export async function waitForMessage(page: Page, body: string): Promise<void> {
+  await page.getByTestId('message').filter({ has: page.getByTestId('message-body').getByText(body, { exact: true }) }).first().waitFor();
+}
+
+/** A frame received by RawClient (loosely typed: tests check the fields they use). */
+export type Frame = Record<string, unknown> & { type?: string };
+
+/** A minimal client of `/ws` or of the original endpoint, keeping every frame it receives. */
+export class RawClient {
+  readonly frames: Frame[] = [];
+  private listeners: Array<() => void> = [];
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      this.frames.push(JSON.parse(String(data)) as Frame);
+      for (const l of this.listeners) l();
+    });
+    ws.on('error', () => {});
+  }
+
+  /** Connects to `url` and waits until open (and for `hello` on `/ws`). */
+  static async connect(url: string): Promise<RawClient> {
+    const ws = new WebSocket(url);
+    const client = new RawClient(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    if (new URL(url).pathname === '/ws') await client.waitFor((f) => f.type === 'hello');
+    return client;
+  }
+
+  /** Sends a JSON frame. */
+  send(frame: unknown): void {
+    this.ws.send(JSON.stringify(frame));
+  }
+
+  /** The first received frame matching `predicate`, waiting for it if needed. */
+  waitFor(predicate: (f: Frame) => boolean, timeoutMs = WAIT_MS): Promise<Frame> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = this.frames.find(predicate);
+        if (found === undefined) return false;
+        clearTimeout(timer);
+        this.listeners = this.listeners.filter((l) => l !== listener);
+        resolve(found);
+        return true;
+      };
+      const listener = () => void check();
+      const timer = setTimeout(() => {
+        this.listeners = this.listeners.filter((l) => l !== listener);
+        reject(new Error(`no matching frame; last: ${JSON.stringify(this.frames.slice(-3))}`));
+      }, timeoutMs);
+      if (!check()) this.listeners.push(listener);
+    });
+  }
+
+  /** Posts a message on `/ws` and waits for its ack. */
+  async post(room: number, body: string): Promise<Frame> {
+    const clientMsgId = randomUUID();
+    this.send({ type: 'send', room, clientMsgId, body });
+    const reply = await this.waitFor((f) => (f.type === 'ack' || f.type === 'error') && f.clientMsgId === clientMsgId);
+    assert.equal(reply.type, 'ack', `send failed: ${JSON.stringify(reply)}`);
+    return reply;
+  }
+
+  /** Every stored message of `room` as the server holds it, oldest first. */
+  async history(room: number): Promise<Array<{ seq: number; body: string; author: string }>> {
+    const all: Array<{ seq: number; body: string; author: string }> = [];
+    for (let page = 0; ; page++) {
+      const id = `hist-${page}-${randomUUID()}`;
+      this.send({ type: 'history', id, room, after: all.at(-1)?.seq ?? 0, limit: 100 });
+      const reply = (await this.waitFor((f) => f.id === id)) as { messages: typeof all; hasMore: boolean };
+      all.push(...reply.messages.map(({ seq, body, author }) => ({ seq, body, author })));
+      if (!reply.hasMore) return all;
+    }
+  }
+
+  /** Closes the socket and waits until it is closed. */
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    const closed = new Promise((resolve) => this.ws.once('close', resolve));
+    this.ws.close();
+    await closed;
+  }
+}
