@@ -23,6 +23,16 @@ const schema = z.object({
   MAX_BUFFERED_BYTES: int(16 * 1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
   HEARTBEAT_INTERVAL_MS: int(1000, 3_600_000).default(30_000),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s*]+$/, 'each origin must be scheme://host[:port], no wildcards'))),
+  ALLOW_GUESTS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  TRUST_PROXY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  SESSION_TTL_HOURS: int(1, 24 * 365).default(24 * 30),
+  MESSAGE_RATE_LIMIT: int(1, 1_000_000).default(30),
+  MESSAGE_RATE_WINDOW_MS: int(100, 3_600_000).default(10_000),
 });
 
 /** The validated configuration every other module receives. */
@@ -42,6 +52,17 @@ export interface Config {
   heartbeatIntervalMs: number;
   /** How long a graceful stop waits for in-flight stores before closing anyway. */
   shutdownTimeoutMs: number;
+  /** Origins allowed to open the WebSocket and to make cookie-authenticated changes; empty: the server's own. */
+  allowedOrigins: string[];
+  /** Lets anonymous clients use the original endpoint in public rooms, labelled as guests. */
+  allowGuests: boolean;
+  /** Trust X-Forwarded-* from a TLS-terminating proxy (client address, https for Secure cookies). */
+  trustProxy: boolean;
+  /** A session ends after this long without use (sliding: each use renews it). */
+  sessionTtlMs: number;
+  /** Messages one user may send per window; more are refused with `rate_limited` and `retryAfterMs`. */
+  messageRateLimit: number;
+  messageRateWindowMs: number;
 }
 
 /** Raised for an invalid environment; its message names every offending variable. */
@@ -76,5 +97,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBufferedBytes: v.MAX_BUFFERED_BYTES,
     heartbeatIntervalMs: v.HEARTBEAT_INTERVAL_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    allowedOrigins: v.ALLOWED_ORIGINS,
+    allowGuests: v.ALLOW_GUESTS,
+    trustProxy: v.TRUST_PROXY,
+    sessionTtlMs: v.SESSION_TTL_HOURS * 3_600_000,
+    messageRateLimit: v.MESSAGE_RATE_LIMIT,
+    messageRateWindowMs: v.MESSAGE_RATE_WINDOW_MS,
   };
 }

@@ -3,6 +3,8 @@
  * Each code has a stable name, a default human message and the HTTP status it maps to.
  */
 
+import { StoreUnavailableError } from './store/store.js';
+
 /** Every error code Confab sends to a client. */
 export const ERROR_CATALOGUE = {
   bad_json: { httpStatus: 400, message: 'Frame is not valid JSON' },
@@ -15,6 +17,13 @@ export const ERROR_CATALOGUE = {
   bad_room_name: { httpStatus: 400, message: 'Invalid room name' },
   room_exists: { httpStatus: 409, message: 'A room with that name already exists' },
   not_found: { httpStatus: 404, message: 'Not found' },
+  forbidden: { httpStatus: 403, message: 'You are not allowed to do that' },
+  unauthenticated: { httpStatus: 401, message: 'Sign in first' },
+  bad_credentials: { httpStatus: 401, message: 'Wrong username or password' },
+  bad_username: { httpStatus: 400, message: 'Invalid username' },
+  username_taken: { httpStatus: 409, message: 'That username is taken' },
+  weak_password: { httpStatus: 400, message: 'Password does not meet the policy' },
+  bad_origin: { httpStatus: 403, message: 'Cross-origin request refused' },
   rate_limited: { httpStatus: 429, message: 'Too many requests; slow down' },
   store_unavailable: { httpStatus: 503, message: 'Storage is unavailable; try again' },
   shutting_down: { httpStatus: 503, message: 'The server is shutting down; try again' },
@@ -30,14 +39,23 @@ export class ConfabError extends Error {
   readonly code: ErrorCode;
   readonly httpStatus: number;
 
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+  /** For `rate_limited`: how long to wait before trying again. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(message ?? ERROR_CATALOGUE[code].message, options);
     this.code = code;
     this.httpStatus = ERROR_CATALOGUE[code].httpStatus;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 
-/** Turns anything thrown into a ConfabError; unknown failures become `internal` (details stay in logs). */
+/**
+ * Turns anything thrown into a ConfabError: an unreachable store becomes `store_unavailable` (retry later),
+ * any other unknown failure `internal` (details stay in logs).
+ */
 export function toConfabError(err: unknown): ConfabError {
-  return err instanceof ConfabError ? err : new ConfabError('internal', undefined, { cause: err });
+  if (err instanceof ConfabError) return err;
+  if (err instanceof StoreUnavailableError) return new ConfabError('store_unavailable', undefined, { cause: err });
+  return new ConfabError('internal', undefined, { cause: err });
 }

@@ -5,7 +5,9 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
+import { AccountService } from './chat/accounts.js';
 import { ChatService } from './chat/chat-service.js';
+import { RateLimits } from './chat/rate-limits.js';
 import type { Config } from './config.js';
 import { buildHttpApp } from './http/app.js';
 import { openLayer } from './layer/open-layer.js';
@@ -20,6 +22,8 @@ export interface RunningConfab {
   port: number;
   log: Logger;
   gateway: Gateway;
+  /** The account operations, for tests and the admin tool. */
+  accounts: AccountService;
   /** Graceful stop: no new connections, in-flight stores finish and are acked, sockets close with 1001. */
   close(): Promise<void>;
 }
@@ -35,12 +39,22 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   const store = await openStore(config);
   await store.migrate();
   const layer = openLayer(log);
-  const chat = new ChatService(store, layer, { maxMessageChars: config.maxMessageChars }, log);
+  const rateLimits = new RateLimits(config.messageRateLimit, config.messageRateWindowMs);
+  const chat = new ChatService(store, layer, { maxMessageChars: config.maxMessageChars }, rateLimits, log);
+  const accounts = new AccountService(store, layer, rateLimits, config.sessionTtlMs);
   const hub = new Hub(chat, log);
   await hub.start();
 
-  const app = await buildHttpApp({ chat, store, log, webRoot: options.webRoot ?? defaultWebRoot() });
-  const gateway = new Gateway(app.server, { chat, hub, log, ...config });
+  const originPolicy = { allowedOrigins: config.allowedOrigins, trustProxy: config.trustProxy };
+  const app = await buildHttpApp({
+    chat,
+    accounts,
+    originPolicy,
+    store,
+    log,
+    webRoot: options.webRoot ?? defaultWebRoot(),
+  });
+  const gateway = new Gateway(app.server, { ...config, chat, accounts, hub, log, originPolicy });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -61,5 +75,5 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
       log.info('Confab stopped');
     })());
 
-  return { url: `http://${host}:${port}`, port, log, gateway, close };
+  return { url: `http://${host}:${port}`, port, log, gateway, accounts, close };
 }

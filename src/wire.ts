@@ -2,6 +2,7 @@
  * How stored records look on the wire, shared by the WebSocket frames and the HTTP API so both show a
  * message or a room the same way (docs/protocol.md).
  */
+import type { UserView } from './chat/principal.js';
 import type { MessageRecord, RoomRecord } from './store/store.js';
 
 /** The `message` frame's payload for a stored message (also used inside `history` pages). */
@@ -11,6 +12,7 @@ export function messagePayload(m: MessageRecord) {
     room: m.roomId,
     seq: m.seq,
     id: m.id,
+    authorId: m.authorId,
     author: m.author,
     body: m.body,
     time: new Date(m.createdAt).toISOString(),
@@ -18,8 +20,21 @@ export function messagePayload(m: MessageRecord) {
   };
 }
 
-/** A room as clients see it. */
-export function roomPayload(r: RoomRecord) {
-  return { id: r.id, name: r.name, createdAt: new Date(r.createdAt).toISOString(), lastSeq: r.lastSeq };
+/** A room as clients see it; direct conversations list their members so clients can name them. */
+export function roomPayload(r: RoomRecord & { members?: UserView[] }) {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind,
+    ownerId: r.ownerId,
+    createdAt: new Date(r.createdAt).toISOString(),
+    lastSeq: r.lastSeq,
+    ...(r.members ? { members: r.members } : {}),
+  };
+}
+
+/** A user as others see them (no password hash, no admin flag). */
+export function userPayload(u: UserView) {
+  return { id: u.id, username: u.username, displayName: u.displayName };
 }
 

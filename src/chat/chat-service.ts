@@ -1,24 +1,28 @@
 /**
- * The chat domain: rooms and messages. Each operation validates first (pure, coded errors), then stores,
- * then publishes to the explicit group that should hear about it. It knows neither HTTP nor WebSocket nor SQL.
+ * The chat domain: rooms, membership, direct conversations and messages. Each operation checks access and
+ * validates first (coded errors), then stores, then publishes to the explicit group that should hear about
+ * it. It knows neither HTTP nor WebSocket nor SQL.
+ *
+ * Access: a public room is readable and writable by every signed-in user (and by guests of the original
+ * endpoint when allowed); a private room or direct conversation only by its members. A room one may not read
+ * answers `not_found`, exactly like a room that does not exist, so existence never leaks.
  */
 import type { Logger } from 'pino';
 import { ConfabError } from '../errors.js';
 import type { ChannelLayer, LayerHandler } from '../layer/layer.js';
-import {
-  StoreConflictError,
-  StoreUnavailableError,
-  type MessageRecord,
-  type RoomRecord,
-  type Store,
-} from '../store/store.js';
+import { StoreConflictError, type MessageRecord, type RoomRecord, type Store } from '../store/store.js';
+import { type Principal, type UserView, userView } from './principal.js';
+import type { RateLimits } from './rate-limits.js';
 import { checkBody, checkRoomName, roomNameKey } from './rules.js';
+import { userGroup, type UserEvent } from './user-events.js';
 
 /** Default and largest page of `history`. */
 export const HISTORY_PAGE_DEFAULT = 50;
 export const HISTORY_PAGE_MAX = 100;
+/** Most people in one direct conversation (the starter included). */
+export const MAX_DIRECT_MEMBERS = 8;
 
-/** Layer group that carries room creations to every connection. */
+/** Layer group that carries public room creations to every connection. */
 const ROOMS_GROUP = 'rooms';
 /** Layer group of one room's live messages. */
 const roomGroup = (roomId: number) => `room.${roomId}`;
@@ -26,7 +30,6 @@ const roomGroup = (roomId: number) => `room.${roomId}`;
 /** What a sender asks to post. */
 export interface SendRequest {
   roomId: number;
-  author: string;
   body: string;
   clientMsgId: string | null;
 }
@@ -44,14 +47,13 @@ export interface HistoryQuery {
   limit?: number | undefined;
 }
 
-export interface ChatLimits {
-  maxMessageChars: number;
+/** A room as its reader sees it: direct conversations carry their members, so clients can name them. */
+export interface RoomView extends RoomRecord {
+  members?: UserView[];
 }
 
-/** Store failures become catalogue errors; anything else is a bug and stays as it is (logged as internal). */
-function storeError(err: unknown): unknown {
-  if (err instanceof StoreUnavailableError) return new ConfabError('store_unavailable', undefined, { cause: err });
-  return err;
+export interface ChatLimits {
+  maxMessageChars: number;
 }
 
 export class ChatService {
@@ -62,62 +64,165 @@ export class ChatService {
     private readonly store: Store,
     private readonly layer: ChannelLayer,
     private readonly limits: ChatLimits,
+    private readonly rateLimits: RateLimits,
     private readonly log: Logger,
   ) {}
 
-  /** Every room, by name. */
-  async listRooms(): Promise<RoomRecord[]> {
-    return this.store.listRooms().catch((err: unknown) => Promise.reject(storeError(err)));
+  /** The rooms in the user's sidebar: every room they are a member of, direct conversations included. */
+  async listRooms(p: Principal): Promise<RoomView[]> {
+    if (p.userId === null) return this.store.listPublicRooms();
+    const rooms = await this.store.listUserRooms(p.userId);
+    return Promise.all(rooms.map((r) => this.view(r)));
   }
 
-  /** The room, or `not_found`. */
-  async getRoom(roomId: number): Promise<RoomRecord> {
-    const room = await this.store.getRoom(roomId).catch((err: unknown) => Promise.reject(storeError(err)));
-    if (!room) throw new ConfabError('not_found', `Room ${roomId} does not exist`);
-    return room;
+  /** Public rooms anyone signed in can find and join. */
+  listPublicRooms(): Promise<RoomRecord[]> {
+    return this.store.listPublicRooms();
   }
 
-  /** Creates a room with a new, valid name and tells every connection about it. */
-  async createRoom(rawName: unknown): Promise<RoomRecord> {
+  /** The room if `p` may read it; otherwise `not_found`, as for a room that does not exist. */
+  async readableRoom(p: Principal, roomId: number): Promise<RoomRecord> {
+    const room = await this.store.getRoom(roomId);
+    if (room && (await this.canRead(p, room))) return room;
+    throw new ConfabError('not_found', `Room ${roomId} does not exist`);
+  }
+
+  /** The room with its members (for direct conversations), if readable. */
+  async roomView(p: Principal, roomId: number): Promise<RoomView> {
+    return this.view(await this.readableRoom(p, roomId));
+  }
+
+  /** Creates a public or private room owned (and joined) by `p`. Public ones are announced to everyone. */
+  async createRoom(p: Principal, rawName: unknown, kind: 'public' | 'private' = 'public'): Promise<RoomRecord> {
     const name = checkRoomName(rawName);
     let room: RoomRecord;
     try {
-      room = await this.store.createRoom(name, roomNameKey(name), Date.now());
+      room = await this.store.createRoom({ name, nameKey: roomNameKey(name), kind, ownerId: p.userId, createdAt: Date.now() });
     } catch (err) {
       if (err instanceof StoreConflictError) throw new ConfabError('room_exists', `Room "${name}" already exists`);
-      throw storeError(err);
+      throw err;
     }
-    this.publish(ROOMS_GROUP, JSON.stringify(room));
+    if (kind === 'public') this.publish(ROOMS_GROUP, JSON.stringify(room));
+    if (p.userId !== null) this.emit(p.userId, { t: 'room_added', room });
     return room;
   }
 
-  /** The room of that name, created when missing (the original app's rooms exist as soon as they are named). */
-  async ensureRoom(rawName: unknown): Promise<RoomRecord> {
+  /**
+   * The room of that name for the original endpoint, created (public) when missing, as the original app's
+   * rooms exist as soon as they are named. A room `p` may not read answers `not_found`.
+   */
+  async ensureRoom(p: Principal, rawName: unknown): Promise<RoomRecord> {
     const name = checkRoomName(rawName);
-    const found = await this.store.findRoomByKey(roomNameKey(name)).catch((e: unknown) => Promise.reject(storeError(e)));
-    if (found) return found;
+    const found = await this.store.findRoomByKey(roomNameKey(name));
+    if (found) return this.readableRoom(p, found.id);
     try {
-      return await this.createRoom(name);
+      return await this.createRoom(p, name, 'public');
     } catch (err) {
       // Two clients naming a new room at the same instant: the loser takes the winner's room.
       if (err instanceof ConfabError && err.code === 'room_exists') {
         const room = await this.store.findRoomByKey(roomNameKey(name));
-        if (room) return room;
+        if (room) return this.readableRoom(p, room.id);
       }
       throw err;
     }
   }
 
+  /** Joins a public room (adds it to the sidebar). Private rooms need an invitation. */
+  async joinRoom(p: Principal, roomId: number): Promise<RoomRecord> {
+    const userId = this.signedIn(p);
+    const room = await this.readableRoom(p, roomId);
+    if (room.kind === 'public') {
+      await this.store.addMember(room.id, userId, Date.now());
+      this.emit(userId, { t: 'room_added', room });
+    }
+    return room;
+  }
+
+  /** Leaves a room. The owner of a private room with other members hands it over first. */
+  async leaveRoom(p: Principal, roomId: number): Promise<void> {
+    const userId = this.signedIn(p);
+    const room = await this.readableRoom(p, roomId);
+    if (room.kind === 'direct') throw new ConfabError('forbidden', 'You cannot leave a direct conversation');
+    if (room.kind === 'private' && room.ownerId === userId) {
+      const members = await this.store.listMembers(room.id);
+      if (members.some((m) => m.userId !== userId)) {
+        throw new ConfabError('forbidden', 'Hand the room over to another member before leaving');
+      }
+    }
+    await this.store.removeMember(room.id, userId);
+    this.emit(userId, { t: 'room_removed', roomId: room.id });
+  }
+
+  /** Adds a user to a room: in a private room only its owner (or an admin) may; in a public room any member. */
+  async invite(p: Principal, roomId: number, userId: number): Promise<void> {
+    const room = await this.readableRoom(p, roomId);
+    if (room.kind === 'direct') throw new ConfabError('forbidden', 'Start a new conversation to add people');
+    if (room.kind === 'private') this.requireOwner(p, room);
+    const user = await this.store.getUser(userId);
+    if (!user) throw new ConfabError('not_found', 'No such user');
+    await this.store.addMember(room.id, user.id, Date.now());
+    this.emit(user.id, { t: 'room_added', room });
+  }
+
+  /** Removes another member (owner or admin of a private room); they stop receiving the room at once. */
+  async removeMember(p: Principal, roomId: number, userId: number): Promise<void> {
+    const room = await this.readableRoom(p, roomId);
+    if (room.kind !== 'private') throw new ConfabError('forbidden', 'Only private rooms have members to remove');
+    this.requireOwner(p, room);
+    if (userId === room.ownerId) throw new ConfabError('forbidden', 'Hand the room over before removing yourself');
+    if (!(await this.store.removeMember(room.id, userId))) throw new ConfabError('not_found', 'Not a member');
+    this.emit(userId, { t: 'room_removed', roomId: room.id });
+  }
+
+  /** Hands a private room over to another member. */
+  async transferOwnership(p: Principal, roomId: number, userId: number): Promise<RoomRecord> {
+    const room = await this.readableRoom(p, roomId);
+    if (room.kind !== 'private') throw new ConfabError('forbidden', 'Only private rooms have an owner');
+    this.requireOwner(p, room);
+    if (!(await this.store.isMember(room.id, userId))) throw new ConfabError('not_found', 'Not a member');
+    await this.store.setRoomOwner(room.id, userId);
+    return { ...room, ownerId: userId };
+  }
+
+  /** The members of a readable room. */
+  async members(p: Principal, roomId: number): Promise<UserView[]> {
+    const room = await this.readableRoom(p, roomId);
+    return (await this.store.listMembers(room.id)).map((m) => userView({ ...m, id: m.userId }));
+  }
+
+  /**
+   * The direct conversation of `p` and these users: one per set of people however often and from whichever
+   * side it is started (the store makes it atomic). Every member's sidebar gets it at once.
+   */
+  async openDirect(p: Principal, userIds: number[]): Promise<RoomView> {
+    const me = this.signedIn(p);
+    const ids = [...new Set([me, ...userIds])];
+    if (ids.length < 2) throw new ConfabError('bad_request', 'Name at least one other person');
+    if (ids.length > MAX_DIRECT_MEMBERS) {
+      throw new ConfabError('bad_request', `A direct conversation has at most ${MAX_DIRECT_MEMBERS} people`);
+    }
+    for (const id of ids) {
+      if (!(await this.store.getUser(id))) throw new ConfabError('not_found', 'No such user');
+    }
+    const room = await this.store.findOrCreateDirect(ids, Date.now());
+    for (const id of ids) this.emit(id, { t: 'room_added', room });
+    return this.view(room);
+  }
+
   /**
    * Stores a message and publishes it to the room. Resolves only after the commit, so the caller may ack.
+   * Access is checked on every send, so a member removed a moment ago can no longer post.
    * A retry with the same clientMsgId returns the stored message and publishes nothing new.
    */
-  async send(req: SendRequest): Promise<MessageRecord> {
+  async send(p: Principal, req: SendRequest): Promise<MessageRecord> {
     if (this.closing) throw new ConfabError('shutting_down');
     const body = checkBody(req.body, this.limits.maxMessageChars);
+    await this.readableRoom(p, req.roomId);
+    await this.rateLimits.message(p.userId !== null ? `u${p.userId}` : `g${p.username}`);
     const work = this.store.insertMessage({
       roomId: req.roomId,
-      author: req.author,
+      authorId: p.userId,
+      author: p.displayName,
       body,
       clientMsgId: req.clientMsgId,
       createdAt: Date.now(),
@@ -129,49 +234,43 @@ export class ChatService {
       return message;
     } catch (err) {
       if (err instanceof StoreConflictError) throw new ConfabError('not_found', `Room ${req.roomId} does not exist`);
-      throw storeError(err);
+      throw err;
     } finally {
       this.inFlight.delete(work);
     }
   }
 
-  /** A page of a room's history (see HistoryQuery); the room must exist. */
-  async history(roomId: number, query: HistoryQuery): Promise<HistoryPage> {
-    await this.getRoom(roomId);
+  /** A page of a readable room's history (see HistoryQuery). */
+  async history(p: Principal, roomId: number, query: HistoryQuery): Promise<HistoryPage> {
+    await this.readableRoom(p, roomId);
     const limit = Math.min(Math.max(query.limit ?? HISTORY_PAGE_DEFAULT, 1), HISTORY_PAGE_MAX);
-    try {
-      // One row more than asked tells whether another page exists, without a COUNT.
-      if (query.after !== undefined) {
-        const rows = await this.store.messagesAfter(roomId, query.after, limit + 1);
-        return { messages: rows.slice(0, limit), hasMore: rows.length > limit };
-      }
-      const rows = await this.store.messagesBefore(roomId, query.before ?? null, limit + 1);
-      return { messages: rows.slice(rows.length > limit ? 1 : 0), hasMore: rows.length > limit };
-    } catch (err) {
-      throw storeError(err);
+    // One row more than asked tells whether another page exists, without a COUNT.
+    if (query.after !== undefined) {
+      const rows = await this.store.messagesAfter(roomId, query.after, limit + 1);
+      return { messages: rows.slice(0, limit), hasMore: rows.length > limit };
     }
+    const rows = await this.store.messagesBefore(roomId, query.before ?? null, limit + 1);
+    return { messages: rows.slice(rows.length > limit ? 1 : 0), hasMore: rows.length > limit };
   }
 
-  /** Messages with seq > afterSeq, oldest first, at most `limit`: the replay path of resume and gap healing. */
-  async messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageRecord[]> {
-    return this.store.messagesAfter(roomId, afterSeq, limit).catch((err: unknown) => Promise.reject(storeError(err)));
+  /** Messages with seq > afterSeq, oldest first, at most `limit`: the replay path (access checked at subscribe). */
+  messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageRecord[]> {
+    return this.store.messagesAfter(roomId, afterSeq, limit);
   }
 
-  /**
-   * Calls `listener` with each message stored in the room from now on (on any instance).
-   * Returns the function that stops it.
-   */
+  /** Calls `listener` with each message stored in the room from now on (on any instance). */
   async watchRoom(roomId: number, listener: (message: MessageRecord) => void): Promise<() => Promise<void>> {
-    const handler: LayerHandler = (payload) => listener(JSON.parse(payload) as MessageRecord);
-    await this.layer.subscribe(roomGroup(roomId), handler);
-    return () => this.layer.unsubscribe(roomGroup(roomId), handler);
+    return this.watch(roomGroup(roomId), listener);
   }
 
-  /** Calls `listener` with each room created from now on. Returns the function that stops it. */
+  /** Calls `listener` with each public room created from now on. */
   async watchRooms(listener: (room: RoomRecord) => void): Promise<() => Promise<void>> {
-    const handler: LayerHandler = (payload) => listener(JSON.parse(payload) as RoomRecord);
-    await this.layer.subscribe(ROOMS_GROUP, handler);
-    return () => this.layer.unsubscribe(ROOMS_GROUP, handler);
+    return this.watch(ROOMS_GROUP, listener);
+  }
+
+  /** Calls `listener` with each event addressed to the user (revocations, rooms added or removed). */
+  async watchUser(userId: number, listener: (event: UserEvent) => void): Promise<() => Promise<void>> {
+    return this.watch(userGroup(userId), listener);
   }
 
   /** Refuses new sends and waits for the in-flight ones to commit (graceful stop). */
@@ -180,9 +279,41 @@ export class ChatService {
     await Promise.allSettled([...this.inFlight]);
   }
 
+  private async canRead(p: Principal, room: RoomRecord): Promise<boolean> {
+    if (room.kind === 'public') return true;
+    return p.userId !== null && this.store.isMember(room.id, p.userId);
+  }
+
+  private requireOwner(p: Principal, room: RoomRecord): void {
+    if (room.ownerId !== p.userId && !p.isAdmin) {
+      throw new ConfabError('forbidden', 'Only the owner of this room may do that');
+    }
+  }
+
+  private signedIn(p: Principal): number {
+    if (p.userId === null) throw new ConfabError('unauthenticated');
+    return p.userId;
+  }
+
+  private async view(room: RoomRecord): Promise<RoomView> {
+    if (room.kind !== 'direct') return room;
+    const members = await this.store.listMembers(room.id);
+    return { ...room, members: members.map((m) => userView({ ...m, id: m.userId })) };
+  }
+
+  private async watch<T>(group: string, listener: (value: T) => void): Promise<() => Promise<void>> {
+    const handler: LayerHandler = (payload) => listener(JSON.parse(payload) as T);
+    await this.layer.subscribe(group, handler);
+    return () => this.layer.unsubscribe(group, handler);
+  }
+
+  private emit(userId: number, event: UserEvent): void {
+    this.publish(userGroup(userId), JSON.stringify(event));
+  }
+
   /**
    * The store is the truth and the layer only the fast path: a failed publish is logged, never turned into a
-   * failed send, because the message is committed and receivers heal the gap from the store.
+   * failed operation, because the change is committed and receivers heal from the store.
    */
   private publish(group: string, payload: string): void {
     this.layer.publish(group, payload).catch((err: unknown) => {

@@ -8,7 +8,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ChatService } from '../chat/chat-service.js';
-import { ConfabError } from '../errors.js';
+import type { OriginPolicy } from '../access/origin.js';
+import type { AccountService } from '../chat/accounts.js';
+import { ConfabError, toConfabError } from '../errors.js';
+import { StoreUnavailableError } from '../store/store.js';
+import { authPlugin } from './auth.js';
+import { authRoutes } from './routes/auth.js';
 import type { Store } from '../store/store.js';
 import { healthRoutes } from './routes/health.js';
 import { roomRoutes } from './routes/rooms.js';
@@ -18,6 +23,8 @@ export const MAX_HTTP_BODY_BYTES = 64 * 1024;
 
 export interface HttpDeps {
   chat: ChatService;
+  accounts: AccountService;
+  originPolicy: OriginPolicy;
   store: Store;
   log: Logger;
   /** Folder of the built web client (dist/web). */
@@ -25,7 +32,11 @@ export interface HttpDeps {
 }
 
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: MAX_HTTP_BODY_BYTES });
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: MAX_HTTP_BODY_BYTES,
+    trustProxy: deps.originPolicy.trustProxy,
+  });
 
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {
@@ -48,8 +59,13 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err, request, reply) => {
-    if (err instanceof ConfabError) {
-      return reply.status(err.httpStatus).send({ error: { code: err.code, message: err.message } });
+    if (err instanceof ConfabError || err instanceof StoreUnavailableError) {
+      const e = toConfabError(err);
+      if (e.code === 'store_unavailable') request.log.warn({ err }, 'store unavailable');
+      if (e.retryAfterMs !== undefined) reply.header('retry-after', Math.ceil(e.retryAfterMs / 1000));
+      return reply.status(e.httpStatus).send({
+        error: { code: e.code, message: e.message, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) },
+      });
     }
     const status = (err as { statusCode?: number }).statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
@@ -63,8 +79,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     reply.status(404).send({ error: { code: 'not_found', message: 'Not found' } }),
   );
 
+  await app.register(authPlugin, { accounts: deps.accounts, originPolicy: deps.originPolicy });
   await app.register(healthRoutes, { store: deps.store });
-  await app.register(roomRoutes, { chat: deps.chat, prefix: '/api' });
+  await app.register(authRoutes, { accounts: deps.accounts, prefix: '/api' });
+  await app.register(roomRoutes, { chat: deps.chat, accounts: deps.accounts, prefix: '/api' });
 
   if (!existsSync(deps.webRoot)) {
     deps.log.warn({ webRoot: deps.webRoot }, 'web client not built; run `npm run build`');

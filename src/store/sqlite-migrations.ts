@@ -26,4 +26,47 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE UNIQUE INDEX messages_room_client_msg_id
     ON messages (room_id, client_msg_id) WHERE client_msg_id IS NOT NULL;
   `,
+  // 2: accounts. Users, sessions and API tokens (secrets stored only as SHA-256 hashes), room kinds and
+  // owners, memberships, and the author's account on each message. Rooms from before accounts stay public.
+  // `direct_key` (the sorted member ids) makes a direct conversation unique per set of people.
+  `
+  CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT    NOT NULL,
+    username_key  TEXT    NOT NULL UNIQUE,
+    display_name  TEXT    NOT NULL,
+    password_hash TEXT    NOT NULL,
+    is_admin      INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL
+  );
+  CREATE TABLE sessions (
+    id         INTEGER PRIMARY KEY,
+    token_hash TEXT    NOT NULL UNIQUE,
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX sessions_user ON sessions (user_id);
+  CREATE TABLE api_tokens (
+    id           INTEGER PRIMARY KEY,
+    token_hash   TEXT    NOT NULL UNIQUE,
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name         TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER
+  );
+  CREATE INDEX api_tokens_user ON api_tokens (user_id);
+  ALTER TABLE rooms ADD COLUMN kind TEXT NOT NULL DEFAULT 'public' CHECK (kind IN ('public', 'private', 'direct'));
+  ALTER TABLE rooms ADD COLUMN owner_id INTEGER REFERENCES users (id);
+  ALTER TABLE rooms ADD COLUMN direct_key TEXT;
+  CREATE UNIQUE INDEX rooms_direct_key ON rooms (direct_key) WHERE direct_key IS NOT NULL;
+  CREATE TABLE room_members (
+    room_id   INTEGER NOT NULL REFERENCES rooms (id),
+    user_id   INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    joined_at INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  );
+  CREATE INDEX room_members_user ON room_members (user_id);
+  ALTER TABLE messages ADD COLUMN author_id INTEGER REFERENCES users (id);
+  `,
 ];

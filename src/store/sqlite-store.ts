@@ -10,11 +10,18 @@ import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import {
   StoreConflictError,
   StoreUnavailableError,
+  type ApiTokenRecord,
   type InsertResult,
+  type MemberRecord,
   type MessageRecord,
   type NewMessage,
+  type NewRoom,
+  type NewUser,
+  type RoomKind,
   type RoomRecord,
+  type SessionRecord,
   type Store,
+  type UserRecord,
 } from './store.js';
 
 /** How long a statement waits for a lock held by another connection before failing. */
@@ -23,26 +30,102 @@ const BUSY_TIMEOUT_MS = 5000;
 interface RoomRow {
   id: number;
   name: string;
+  kind: RoomKind;
+  owner_id: number | null;
   created_at: number;
   last_seq: number;
+}
+
+interface UserRow {
+  id: number;
+  username: string;
+  display_name: string;
+  password_hash: string;
+  is_admin: number;
+  created_at: number;
+}
+
+interface SessionRow {
+  id: number;
+  user_id: number;
+  created_at: number;
+  expires_at: number;
+}
+
+interface TokenRow {
+  id: number;
+  user_id: number;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+interface MemberRow {
+  user_id: number;
+  username: string;
+  display_name: string;
+  joined_at: number;
 }
 
 interface MessageRow {
   id: number;
   room_id: number;
   seq: number;
+  author_id: number | null;
   author: string;
   body: string;
   client_msg_id: string | null;
   created_at: number;
 }
 
-const toRoom = (r: RoomRow): RoomRecord => ({ id: r.id, name: r.name, createdAt: r.created_at, lastSeq: r.last_seq });
+const toRoom = (r: RoomRow): RoomRecord => ({
+  id: r.id,
+  name: r.name,
+  kind: r.kind,
+  ownerId: r.owner_id,
+  createdAt: r.created_at,
+  lastSeq: r.last_seq,
+});
+
+const toUser = (r: UserRow): UserRecord => ({
+  id: r.id,
+  username: r.username,
+  displayName: r.display_name,
+  passwordHash: r.password_hash,
+  isAdmin: r.is_admin === 1,
+  createdAt: r.created_at,
+});
+
+const toSession = (r: SessionRow): SessionRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+});
+
+const toToken = (r: TokenRow): ApiTokenRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  name: r.name,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+});
+
+const toMember = (r: MemberRow): MemberRecord => ({
+  userId: r.user_id,
+  username: r.username,
+  displayName: r.display_name,
+  joinedAt: r.joined_at,
+});
+
+/** Columns of a room, for queries that join. */
+const ROOM_COLUMNS = 'r.id, r.name, r.kind, r.owner_id, r.created_at, r.last_seq';
 
 const toMessage = (r: MessageRow): MessageRecord => ({
   id: r.id,
   roomId: r.room_id,
   seq: r.seq,
+  authorId: r.author_id,
   author: r.author,
   body: r.body,
   clientMsgId: r.client_msg_id,
@@ -50,18 +133,23 @@ const toMessage = (r: MessageRow): MessageRecord => ({
 });
 
 /** Maps SQLite's error codes onto the store's typed errors so callers never see a dialect. */
-function translate(err: unknown): never {
+function translated(err: unknown): unknown {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string') {
-    if (code.startsWith('SQLITE_CONSTRAINT')) throw new StoreConflictError((err as Error).message, { cause: err });
+    if (code.startsWith('SQLITE_CONSTRAINT')) return new StoreConflictError((err as Error).message, { cause: err });
     if (/^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|NOMEM)/.test(code)) {
-      throw new StoreUnavailableError((err as Error).message, { cause: err });
+      return new StoreUnavailableError((err as Error).message, { cause: err });
     }
   }
   if (err instanceof TypeError && /database connection is not open/.test(err.message)) {
-    throw new StoreUnavailableError(err.message, { cause: err });
+    return new StoreUnavailableError(err.message, { cause: err });
   }
-  throw err;
+  return err;
+}
+
+/** Runs `fn` in an IMMEDIATE transaction (write lock taken at BEGIN, so check-then-insert cannot race). */
+function db_immediate<T>(db: Database.Database, fn: () => T): T {
+  return db.transaction(fn).immediate();
 }
 
 /** Store on an SQLite file; `:memory:` works too (tests). */
@@ -69,6 +157,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmt;
   private readonly insertTx;
+  private readonly createRoomTx;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -81,21 +170,69 @@ export class SqliteStore implements Store {
 
     const db = this.db;
     this.stmt = {
-      createRoom: db.prepare<[string, string, number], RoomRow>(
-        'INSERT INTO rooms (name, name_key, created_at) VALUES (?, ?, ?) RETURNING *',
+      createRoom: db.prepare<[string, string, RoomKind, number | null, string | null, number], RoomRow>(
+        'INSERT INTO rooms (name, name_key, kind, owner_id, direct_key, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
       ),
       getRoom: db.prepare<[number], RoomRow>('SELECT * FROM rooms WHERE id = ?'),
       roomByKey: db.prepare<[string], RoomRow>('SELECT * FROM rooms WHERE name_key = ?'),
-      listRooms: db.prepare<[], RoomRow>('SELECT * FROM rooms ORDER BY name_key'),
+      roomByDirectKey: db.prepare<[string], RoomRow>('SELECT * FROM rooms WHERE direct_key = ?'),
+      publicRooms: db.prepare<[], RoomRow>("SELECT * FROM rooms WHERE kind = 'public' ORDER BY name_key"),
+      userRooms: db.prepare<[number], RoomRow>(
+        `SELECT ${ROOM_COLUMNS} FROM rooms r JOIN room_members m ON m.room_id = r.id WHERE m.user_id = ? ORDER BY r.name_key`,
+      ),
+      setOwner: db.prepare<[number, number]>('UPDATE rooms SET owner_id = ? WHERE id = ?'),
+      addMember: db.prepare<[number, number, number]>(
+        'INSERT INTO room_members (room_id, user_id, joined_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      removeMember: db.prepare<[number, number]>('DELETE FROM room_members WHERE room_id = ? AND user_id = ?'),
+      isMember: db.prepare<[number, number], { one: number }>(
+        'SELECT 1 AS one FROM room_members WHERE room_id = ? AND user_id = ?',
+      ),
+      members: db.prepare<[number], MemberRow>(
+        `SELECT m.user_id, u.username, u.display_name, m.joined_at FROM room_members m
+         JOIN users u ON u.id = m.user_id WHERE m.room_id = ? ORDER BY u.username_key`,
+      ),
+      createUser: db.prepare<[string, string, string, string, number], UserRow>(
+        'INSERT INTO users (username, username_key, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING *',
+      ),
+      getUser: db.prepare<[number], UserRow>('SELECT * FROM users WHERE id = ?'),
+      userByKey: db.prepare<[string], UserRow>('SELECT * FROM users WHERE username_key = ?'),
+      searchUsers: db.prepare<[string, string, number], UserRow>(
+        `SELECT * FROM users WHERE username_key LIKE ? ESCAPE '\\' OR lower(display_name) LIKE ? ESCAPE '\\'
+         ORDER BY username_key LIMIT ?`,
+      ),
+      listUsers: db.prepare<[], UserRow>('SELECT * FROM users ORDER BY username_key'),
+      setPassword: db.prepare<[string, number]>('UPDATE users SET password_hash = ? WHERE id = ?'),
+      setAdmin: db.prepare<[number, number]>('UPDATE users SET is_admin = ? WHERE id = ?'),
+      createSession: db.prepare<[string, number, number, number], SessionRow>(
+        'INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING id, user_id, created_at, expires_at',
+      ),
+      findSession: db.prepare<[string, number], SessionRow>(
+        'SELECT id, user_id, created_at, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?',
+      ),
+      extendSession: db.prepare<[number, number]>('UPDATE sessions SET expires_at = ? WHERE id = ?'),
+      deleteSession: db.prepare<[number]>('DELETE FROM sessions WHERE id = ?'),
+      deleteUserSessions: db.prepare<[number], { id: number }>('DELETE FROM sessions WHERE user_id = ? RETURNING id'),
+      createToken: db.prepare<[string, number, string, number], TokenRow>(
+        'INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES (?, ?, ?, ?) RETURNING id, user_id, name, created_at, last_used_at',
+      ),
+      findToken: db.prepare<[string], TokenRow>(
+        'SELECT id, user_id, name, created_at, last_used_at FROM api_tokens WHERE token_hash = ?',
+      ),
+      listTokens: db.prepare<[number], TokenRow>(
+        'SELECT id, user_id, name, created_at, last_used_at FROM api_tokens WHERE user_id = ? ORDER BY id',
+      ),
+      deleteToken: db.prepare<[number, number]>('DELETE FROM api_tokens WHERE user_id = ? AND id = ?'),
+      touchToken: db.prepare<[number, number]>('UPDATE api_tokens SET last_used_at = ? WHERE id = ?'),
       byClientMsgId: db.prepare<[number, string], MessageRow>(
         'SELECT * FROM messages WHERE room_id = ? AND client_msg_id = ?',
       ),
       bumpSeq: db.prepare<[number], { last_seq: number }>(
         'UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq',
       ),
-      insertMessage: db.prepare<[number, number, string, string, string | null, number], MessageRow>(
-        `INSERT INTO messages (room_id, seq, author, body, client_msg_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
+      insertMessage: db.prepare<[number, number, number | null, string, string, string | null, number], MessageRow>(
+        `INSERT INTO messages (room_id, seq, author_id, author, body, client_msg_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       ),
       newest: db.prepare<[number, number], MessageRow>(
         'SELECT * FROM (SELECT * FROM messages WHERE room_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq',
@@ -117,8 +254,22 @@ export class SqliteStore implements Store {
       }
       const bumped = this.stmt.bumpSeq.get(m.roomId);
       if (!bumped) throw new StoreConflictError(`room ${m.roomId} does not exist`);
-      const row = this.stmt.insertMessage.get(m.roomId, bumped.last_seq, m.author, m.body, m.clientMsgId, m.createdAt);
+      const row = this.stmt.insertMessage.get(
+        m.roomId,
+        bumped.last_seq,
+        m.authorId,
+        m.author,
+        m.body,
+        m.clientMsgId,
+        m.createdAt,
+      );
       return { message: toMessage(row!), created: true };
+    });
+
+    this.createRoomTx = db.transaction((r: NewRoom, directKey: string | null, members: number[]): RoomRecord => {
+      const room = toRoom(this.stmt.createRoom.get(r.name, r.nameKey, r.kind, r.ownerId, directKey, r.createdAt)!);
+      for (const userId of members) this.stmt.addMember.run(room.id, userId, r.createdAt);
+      return room;
     });
   }
 
@@ -132,80 +283,184 @@ export class SqliteStore implements Store {
     }
   }
 
-  async migrate(): Promise<void> {
+  migrate(): Promise<void> {
+    return this.run(() => this.migrateNow());
+  }
+
+  /** Runs a synchronous statement, mapping SQLite's errors onto the store's. */
+  private run<T>(fn: () => T): Promise<T> {
     try {
-      this.migrateNow();
+      return Promise.resolve(fn());
     } catch (err) {
-      translate(err);
+      return Promise.reject(translated(err));
     }
   }
 
-  async createRoom(name: string, nameKey: string, createdAt: number): Promise<RoomRecord> {
-    try {
-      return toRoom(this.stmt.createRoom.get(name, nameKey, createdAt)!);
-    } catch (err) {
-      translate(err);
-    }
+  createRoom(r: NewRoom): Promise<RoomRecord> {
+    return this.run(() => this.createRoomTx.immediate(r, null, r.ownerId !== null ? [r.ownerId] : []));
   }
 
-  async getRoom(id: number): Promise<RoomRecord | null> {
-    try {
+  getRoom(id: number): Promise<RoomRecord | null> {
+    return this.run(() => {
       const row = this.stmt.getRoom.get(id);
       return row ? toRoom(row) : null;
-    } catch (err) {
-      translate(err);
-    }
+    });
   }
 
-  async findRoomByKey(nameKey: string): Promise<RoomRecord | null> {
-    try {
+  findRoomByKey(nameKey: string): Promise<RoomRecord | null> {
+    return this.run(() => {
       const row = this.stmt.roomByKey.get(nameKey);
       return row ? toRoom(row) : null;
-    } catch (err) {
-      translate(err);
-    }
+    });
   }
 
-  async listRooms(): Promise<RoomRecord[]> {
-    try {
-      return this.stmt.listRooms.all().map(toRoom);
-    } catch (err) {
-      translate(err);
-    }
+  listPublicRooms(): Promise<RoomRecord[]> {
+    return this.run(() => this.stmt.publicRooms.all().map(toRoom));
   }
 
-  async insertMessage(message: NewMessage): Promise<InsertResult> {
-    try {
-      return this.insertTx.immediate(message);
-    } catch (err) {
-      translate(err);
-    }
+  listUserRooms(userId: number): Promise<RoomRecord[]> {
+    return this.run(() => this.stmt.userRooms.all(userId).map(toRoom));
   }
 
-  async messagesBefore(roomId: number, beforeSeq: number | null, limit: number): Promise<MessageRecord[]> {
-    try {
-      const rows =
-        beforeSeq === null ? this.stmt.newest.all(roomId, limit) : this.stmt.before.all(roomId, beforeSeq, limit);
-      return rows.map(toMessage);
-    } catch (err) {
-      translate(err);
-    }
+  findOrCreateDirect(userIds: number[], createdAt: number): Promise<RoomRecord> {
+    const ids = [...new Set(userIds)].sort((a, b) => a - b);
+    const key = ids.join(',');
+    return this.run(() =>
+      db_immediate(this.db, () => {
+        const found = this.stmt.roomByDirectKey.get(key);
+        if (found) return toRoom(found);
+        // '@' cannot appear in a room name, so a direct conversation's hidden name never collides with one.
+        const name = `@${key}`;
+        return this.createRoomTx(
+          { name, nameKey: name, kind: 'direct', ownerId: null, createdAt },
+          key,
+          ids,
+        );
+      }),
+    );
   }
 
-  async messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageRecord[]> {
-    try {
-      return this.stmt.after.all(roomId, afterSeq, limit).map(toMessage);
-    } catch (err) {
-      translate(err);
-    }
+  setRoomOwner(roomId: number, userId: number): Promise<void> {
+    return this.run(() => void this.stmt.setOwner.run(userId, roomId));
   }
 
-  async ping(): Promise<void> {
-    try {
-      this.stmt.ping.get();
-    } catch (err) {
-      translate(err);
-    }
+  addMember(roomId: number, userId: number, joinedAt: number): Promise<void> {
+    return this.run(() => void this.stmt.addMember.run(roomId, userId, joinedAt));
+  }
+
+  removeMember(roomId: number, userId: number): Promise<boolean> {
+    return this.run(() => this.stmt.removeMember.run(roomId, userId).changes > 0);
+  }
+
+  isMember(roomId: number, userId: number): Promise<boolean> {
+    return this.run(() => this.stmt.isMember.get(roomId, userId) !== undefined);
+  }
+
+  listMembers(roomId: number): Promise<MemberRecord[]> {
+    return this.run(() => this.stmt.members.all(roomId).map(toMember));
+  }
+
+  createUser(u: NewUser): Promise<UserRecord> {
+    return this.run(() =>
+      toUser(this.stmt.createUser.get(u.username, u.usernameKey, u.displayName, u.passwordHash, u.createdAt)!),
+    );
+  }
+
+  getUser(id: number): Promise<UserRecord | null> {
+    return this.run(() => {
+      const row = this.stmt.getUser.get(id);
+      return row ? toUser(row) : null;
+    });
+  }
+
+  findUserByKey(usernameKey: string): Promise<UserRecord | null> {
+    return this.run(() => {
+      const row = this.stmt.userByKey.get(usernameKey);
+      return row ? toUser(row) : null;
+    });
+  }
+
+  searchUsers(prefix: string, limit: number): Promise<UserRecord[]> {
+    const pattern = `${prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return this.run(() => this.stmt.searchUsers.all(pattern, pattern, limit).map(toUser));
+  }
+
+  listUsers(): Promise<UserRecord[]> {
+    return this.run(() => this.stmt.listUsers.all().map(toUser));
+  }
+
+  setPasswordHash(userId: number, passwordHash: string): Promise<void> {
+    return this.run(() => void this.stmt.setPassword.run(passwordHash, userId));
+  }
+
+  setAdmin(userId: number, isAdmin: boolean): Promise<void> {
+    return this.run(() => void this.stmt.setAdmin.run(isAdmin ? 1 : 0, userId));
+  }
+
+  createSession(tokenHash: string, userId: number, createdAt: number, expiresAt: number): Promise<SessionRecord> {
+    return this.run(() => toSession(this.stmt.createSession.get(tokenHash, userId, createdAt, expiresAt)!));
+  }
+
+  findSession(tokenHash: string, now: number): Promise<SessionRecord | null> {
+    return this.run(() => {
+      const row = this.stmt.findSession.get(tokenHash, now);
+      return row ? toSession(row) : null;
+    });
+  }
+
+  extendSession(sessionId: number, expiresAt: number): Promise<void> {
+    return this.run(() => void this.stmt.extendSession.run(expiresAt, sessionId));
+  }
+
+  deleteSession(sessionId: number): Promise<void> {
+    return this.run(() => void this.stmt.deleteSession.run(sessionId));
+  }
+
+  deleteUserSessions(userId: number): Promise<number[]> {
+    return this.run(() => this.stmt.deleteUserSessions.all(userId).map((r) => r.id));
+  }
+
+  createApiToken(tokenHash: string, userId: number, name: string, createdAt: number): Promise<ApiTokenRecord> {
+    return this.run(() => toToken(this.stmt.createToken.get(tokenHash, userId, name, createdAt)!));
+  }
+
+  findApiToken(tokenHash: string): Promise<ApiTokenRecord | null> {
+    return this.run(() => {
+      const row = this.stmt.findToken.get(tokenHash);
+      return row ? toToken(row) : null;
+    });
+  }
+
+  listApiTokens(userId: number): Promise<ApiTokenRecord[]> {
+    return this.run(() => this.stmt.listTokens.all(userId).map(toToken));
+  }
+
+  deleteApiToken(userId: number, tokenId: number): Promise<boolean> {
+    return this.run(() => this.stmt.deleteToken.run(userId, tokenId).changes > 0);
+  }
+
+  touchApiToken(tokenId: number, usedAt: number): Promise<void> {
+    return this.run(() => void this.stmt.touchToken.run(usedAt, tokenId));
+  }
+
+  insertMessage(message: NewMessage): Promise<InsertResult> {
+    return this.run(() => this.insertTx.immediate(message));
+  }
+
+  messagesBefore(roomId: number, beforeSeq: number | null, limit: number): Promise<MessageRecord[]> {
+    return this.run(() =>
+      (beforeSeq === null ? this.stmt.newest.all(roomId, limit) : this.stmt.before.all(roomId, beforeSeq, limit)).map(
+        toMessage,
+      ),
+    );
+  }
+
+  messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageRecord[]> {
+    return this.run(() => this.stmt.after.all(roomId, afterSeq, limit).map(toMessage));
+  }
+
+  ping(): Promise<void> {
+    return this.run(() => void this.stmt.ping.get());
   }
 
   async close(): Promise<void> {

@@ -5,8 +5,10 @@
  */
 import type { Logger } from 'pino';
 import { HISTORY_PAGE_MAX, type ChatService } from '../chat/chat-service.js';
+import type { Principal } from '../chat/principal.js';
+import type { UserEvent } from '../chat/user-events.js';
 import { ConfabError, toConfabError } from '../errors.js';
-import type { Hub, RoomListSubscriber } from './hub.js';
+import type { Hub, RoomListSubscriber, UserEventSink } from './hub.js';
 import { decodeClientFrame, FrameError, serverFrame, type ClientFrame, type ErrorContext } from './protocol.js';
 import { RoomFeed } from './room-feed.js';
 import { CLOSE, type Connection } from './connection.js';
@@ -24,7 +26,7 @@ export interface SessionDeps {
   maxFrameBytes: number;
 }
 
-export class ClientSession implements RoomListSubscriber {
+export class ClientSession implements RoomListSubscriber, UserEventSink {
   private readonly feeds = new Map<number, RoomFeed>();
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
@@ -33,17 +35,18 @@ export class ClientSession implements RoomListSubscriber {
 
   constructor(
     private readonly conn: Connection,
-    private readonly author: string,
+    readonly principal: Principal,
     private readonly deps: SessionDeps,
   ) {
     conn.write(
-      serverFrame.hello(conn.id, author, {
+      serverFrame.hello(conn.id, principal, {
         maxMessageChars: deps.maxMessageChars,
         maxFrameBytes: deps.maxFrameBytes,
         historyPageMax: HISTORY_PAGE_MAX,
       }),
     );
     deps.hub.addRoomListener(this);
+    deps.hub.addUserSink(this);
     conn.ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
     conn.ws.on('close', () => this.onClose());
   }
@@ -55,6 +58,31 @@ export class ClientSession implements RoomListSubscriber {
 
   roomCreated(frame: string): void {
     this.conn.write(frame);
+  }
+
+  /** Acts on an event addressed to this user from any instance: revocations, rooms added or removed. */
+  onUserEvent(event: UserEvent): void {
+    switch (event.t) {
+      case 'revoke':
+        if (this.principal.sessionId !== null && event.sessionIds.includes(this.principal.sessionId)) {
+          this.conn.close(CLOSE.policyViolation, 'signed out');
+        }
+        return;
+      case 'revoke_token':
+        if (this.principal.tokenId === event.tokenId) this.conn.close(CLOSE.policyViolation, 'token revoked');
+        return;
+      case 'room_added':
+        this.deps.chat.roomView(this.principal, event.room.id).then(
+          (room) => this.conn.write(serverFrame.roomAdded(room)),
+          () => {}, // gone again (removed meanwhile): nothing to announce
+        );
+        return;
+      case 'room_removed':
+        // Stale permission: stop delivering at once, whatever this connection asked for.
+        this.dropFeed(event.roomId);
+        this.conn.write(serverFrame.roomRemoved(event.roomId));
+        return;
+    }
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
@@ -89,9 +117,8 @@ export class ClientSession implements RoomListSubscriber {
     if (this.closed) return;
     switch (frame.type) {
       case 'send': {
-        const message = await this.deps.chat.send({
+        const message = await this.deps.chat.send(this.principal, {
           roomId: frame.room,
-          author: this.author,
           body: frame.body,
           clientMsgId: frame.clientMsgId,
         });
@@ -117,17 +144,12 @@ export class ClientSession implements RoomListSubscriber {
         return;
       }
       case 'unsubscribe': {
-        const feed = this.feeds.get(frame.room);
-        if (feed) {
-          feed.stop();
-          this.feeds.delete(frame.room);
-          this.deps.hub.leave(frame.room, feed);
-        }
+        this.dropFeed(frame.room);
         this.conn.write(serverFrame.unsubscribed(frame.id, frame.room));
         return;
       }
       case 'history': {
-        const page = await this.deps.chat.history(frame.room, frame);
+        const page = await this.deps.chat.history(this.principal, frame.room, frame);
         this.conn.write(serverFrame.history(frame.id, frame.room, page.messages, page.hasMore));
         return;
       }
@@ -147,7 +169,7 @@ export class ClientSession implements RoomListSubscriber {
     if (feed) {
       feed.hold();
     } else {
-      await this.deps.chat.getRoom(roomId);
+      await this.deps.chat.readableRoom(this.principal, roomId);
       feed = new RoomFeed(roomId, this.deps.chat, {
         write: (text) => this.conn.write(text),
         fail: (err) => {
@@ -158,7 +180,7 @@ export class ClientSession implements RoomListSubscriber {
       this.feeds.set(roomId, feed);
       await this.deps.hub.join(roomId, feed);
     }
-    const room = await this.deps.chat.getRoom(roomId);
+    const room = await this.deps.chat.readableRoom(this.principal, roomId);
     this.conn.write(serverFrame.subscribed(id, roomId, room.lastSeq));
     // Replay runs beside the frame queue: a long catch-up must not hold up this client's sends.
     // Without `since`, a new feed starts at the present; an existing one carries on from what it has sent, so a
@@ -177,9 +199,18 @@ export class ClientSession implements RoomListSubscriber {
     this.conn.write(serverFrame.error(err, ctx));
   }
 
+  private dropFeed(roomId: number): void {
+    const feed = this.feeds.get(roomId);
+    if (!feed) return;
+    feed.stop();
+    this.feeds.delete(roomId);
+    this.deps.hub.leave(roomId, feed);
+  }
+
   private onClose(): void {
     this.closed = true;
     this.deps.hub.removeRoomListener(this);
+    this.deps.hub.removeUserSink(this);
     for (const [roomId, feed] of this.feeds) {
       feed.stop();
       this.deps.hub.leave(roomId, feed);

@@ -8,7 +8,11 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ChatService } from '../chat/chat-service.js';
-import { checkRoomName, parseDisplayName } from '../chat/rules.js';
+import { checkRoomName } from '../chat/rules.js';
+import type { AccountService } from '../chat/accounts.js';
+import { guestPrincipal, type Principal } from '../chat/principal.js';
+import { credentialOf } from '../access/credentials.js';
+import { originAllowed, type OriginPolicy } from '../access/origin.js';
 import { ClientSession } from './client-session.js';
 import { CLOSE, Connection } from './connection.js';
 import type { Hub } from './hub.js';
@@ -18,6 +22,9 @@ const LEGACY_PATH = /^\/ws\/chat\/([^/]+)\/?$/;
 
 export interface GatewayOptions {
   chat: ChatService;
+  accounts: AccountService;
+  originPolicy: OriginPolicy;
+  allowGuests: boolean;
   hub: Hub;
   log: Logger;
   maxMessageChars: number;
@@ -38,7 +45,7 @@ function refuse(socket: Duplex, status: number, reason: string): void {
   socket.destroy();
 }
 
-/** A display name for a guest who gave none (or an invalid one). */
+/** A labelled name for an anonymous guest of the original endpoint. */
 function guestName(): string {
   return `guest-${randomBytes(2).toString('hex')}`;
 }
@@ -69,33 +76,59 @@ export class Gateway {
     return this.sessions.size;
   }
 
+  /**
+   * Checks run cheapest first and all before the upgrade: path, room name, Origin (403), then credentials
+   * (401; a request without any costs no database work). The original endpoint admits labelled guests only
+   * when ALLOW_GUESTS is on.
+   */
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', (err) => this.opts.log.debug({ err }, 'upgrade socket error'));
     if (!this.accepting) return refuse(socket, 503, 'Service Unavailable');
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname === '/ws') {
-      const author = parseDisplayName(url.searchParams.get('name')) ?? guestName();
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const conn = this.track(ws);
-        this.sessions.set(ws, new ClientSession(conn, author, this.opts));
-      });
-      return;
-    }
     const legacy = LEGACY_PATH.exec(url.pathname);
+    if (url.pathname !== '/ws' && !legacy) return refuse(socket, 404, 'Not Found');
+    let roomName: string | null = null;
     if (legacy) {
-      let name: string;
       try {
-        name = checkRoomName(decodeURIComponent(legacy[1]!));
+        roomName = checkRoomName(decodeURIComponent(legacy[1]!));
       } catch {
         return refuse(socket, 400, 'Bad Request');
       }
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const conn = this.track(ws);
-        this.sessions.set(ws, new LegacySession(conn, name, this.opts));
-      });
-      return;
     }
-    refuse(socket, 404, 'Not Found');
+    const encrypted = Boolean((req.socket as { encrypted?: boolean }).encrypted);
+    if (!originAllowed(req.headers, encrypted, this.opts.originPolicy)) {
+      this.opts.log.warn({ origin: req.headers.origin, path: url.pathname }, 'handshake refused: foreign origin');
+      return refuse(socket, 403, 'Forbidden');
+    }
+    this.authenticate(req).then(
+      (found) => {
+        let principal = found;
+        if (!principal && roomName !== null && this.opts.allowGuests) principal = guestPrincipal(guestName());
+        if (!principal) return refuse(socket, 401, 'Unauthorized');
+        if (!this.accepting) return refuse(socket, 503, 'Service Unavailable');
+        if (socket.destroyed) return;
+        const who = principal;
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          const conn = this.track(ws);
+          const session =
+            roomName === null
+              ? new ClientSession(conn, who, this.opts)
+              : new LegacySession(conn, who, roomName, this.opts);
+          this.sessions.set(ws, session);
+        });
+      },
+      (err: unknown) => {
+        this.opts.log.error({ err }, 'handshake authentication failed');
+        refuse(socket, 503, 'Service Unavailable');
+      },
+    );
+  }
+
+  private async authenticate(req: IncomingMessage): Promise<Principal | null> {
+    const credential = credentialOf(req.headers);
+    if (!credential) return null;
+    if (credential.kind === 'bearer') return this.opts.accounts.authenticateBearer(credential.secret);
+    return (await this.opts.accounts.authenticateSession(credential.secret))?.principal ?? null;
   }
 
   private track(ws: WebSocket): Connection {

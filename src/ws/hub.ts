@@ -4,6 +4,8 @@
  */
 import type { Logger } from 'pino';
 import type { ChatService } from '../chat/chat-service.js';
+import type { Principal } from '../chat/principal.js';
+import type { UserEvent } from '../chat/user-events.js';
 import type { MessageRecord, RoomRecord } from '../store/store.js';
 import { legacyFrame, serverFrame } from './protocol.js';
 
@@ -35,6 +37,17 @@ export interface RoomListSubscriber {
   roomCreated(frame: string): void;
 }
 
+/** A local connection acting on events addressed to its user. */
+export interface UserEventSink {
+  readonly principal: Principal;
+  onUserEvent(event: UserEvent): void;
+}
+
+interface UserEntry {
+  sinks: Set<UserEventSink>;
+  watching: Promise<() => Promise<void>>;
+}
+
 interface RoomEntry {
   subscribers: Set<RoomSubscriber>;
   /** Resolves once the layer subscription is live, to the function that ends it. */
@@ -44,6 +57,7 @@ interface RoomEntry {
 export class Hub {
   private readonly rooms = new Map<number, RoomEntry>();
   private readonly listeners = new Set<RoomListSubscriber>();
+  private readonly users = new Map<number, UserEntry>();
   private stopWatchingRooms: (() => Promise<void>) | undefined;
 
   constructor(
@@ -65,6 +79,32 @@ export class Hub {
 
   removeRoomListener(l: RoomListSubscriber): void {
     this.listeners.delete(l);
+  }
+
+  /** Routes the events of the sink's user to it (guests have none). */
+  addUserSink(sink: UserEventSink): void {
+    const userId = sink.principal.userId;
+    if (userId === null) return;
+    let entry = this.users.get(userId);
+    if (!entry) {
+      const sinks = new Set<UserEventSink>();
+      const watching = this.chat.watchUser(userId, (event) => {
+        for (const s of sinks) s.onUserEvent(event);
+      });
+      entry = { sinks, watching };
+      this.users.set(userId, entry);
+      watching.catch((err: unknown) => this.log.error({ err, userId }, 'could not watch user events'));
+    }
+    entry.sinks.add(sink);
+  }
+
+  removeUserSink(sink: UserEventSink): void {
+    const userId = sink.principal.userId;
+    if (userId === null) return;
+    const entry = this.users.get(userId);
+    if (!entry || !entry.sinks.delete(sink) || entry.sinks.size > 0) return;
+    this.users.delete(userId);
+    entry.watching.then((stop) => stop()).catch(() => {});
   }
 
   /** Adds a subscriber; resolves once live messages of the room reach it. */
@@ -101,8 +141,9 @@ export class Hub {
   }
 
   async close(): Promise<void> {
-    const stops = [...this.rooms.values()].map((e) => e.watching.then((stop) => stop()));
+    const stops = [...this.rooms.values(), ...this.users.values()].map((e) => e.watching.then((stop) => stop()));
     this.rooms.clear();
+    this.users.clear();
     this.listeners.clear();
     await Promise.allSettled([...stops, this.stopWatchingRooms?.()]);
   }

@@ -8,13 +8,12 @@ import type { ChatService } from '../chat/chat-service.js';
 import { toConfabError } from '../errors.js';
 import type { RoomRecord } from '../store/store.js';
 import { CLOSE, type Connection } from './connection.js';
-import type { DeliveryFrames, Hub, RoomSubscriber } from './hub.js';
+import type { DeliveryFrames, Hub, RoomSubscriber, UserEventSink } from './hub.js';
+import type { Principal } from '../chat/principal.js';
+import type { UserEvent } from '../chat/user-events.js';
 import { decodeLegacyFrame, FrameError, legacyFrame } from './protocol.js';
 
-/** Author of messages posted through the original endpoint, which has no notion of users. */
-export const LEGACY_AUTHOR = 'guest';
-
-export class LegacySession implements RoomSubscriber {
+export class LegacySession implements RoomSubscriber, UserEventSink {
   /** Frames are handled in order, and only once the room is found (or created) and joined. */
   private queue: Promise<unknown>;
   private room: RoomRecord | undefined;
@@ -26,23 +25,46 @@ export class LegacySession implements RoomSubscriber {
    */
   constructor(
     private readonly conn: Connection,
+    readonly principal: Principal,
     roomName: string,
     private readonly deps: { chat: ChatService; hub: Hub; log: Logger },
   ) {
     conn.ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
     conn.ws.on('close', () => {
       this.closed = true;
+      deps.hub.removeUserSink(this);
       if (this.room) deps.hub.leave(this.room.id, this);
     });
-    this.queue = deps.chat.ensureRoom(roomName).then(async (room) => {
+    deps.hub.addUserSink(this);
+    this.queue = deps.chat.ensureRoom(principal, roomName).then(async (room) => {
       if (this.closed) return;
       this.room = room;
       await deps.hub.join(room.id, this);
     });
     this.queue.catch((err: unknown) => {
+      const e = toConfabError(err);
+      if (e.code === 'not_found') {
+        conn.write(legacyFrame.error(e));
+        conn.close(CLOSE.policyViolation, 'no such room');
+        return;
+      }
       deps.log.error({ err, conn: conn.id }, 'original endpoint could not open its room');
       conn.close(CLOSE.internalError, 'could not open room');
     });
+  }
+
+  /** Sign-out and removal reach this connection too: it closes, as the original protocol has no other signal. */
+  onUserEvent(event: UserEvent): void {
+    if (
+      (event.t === 'revoke' && this.principal.sessionId !== null && event.sessionIds.includes(this.principal.sessionId)) ||
+      (event.t === 'revoke_token' && event.tokenId === this.principal.tokenId)
+    ) {
+      this.conn.close(CLOSE.policyViolation, 'signed out');
+    } else if (event.t === 'room_removed' && event.roomId === this.room?.id) {
+      this.deps.hub.leave(event.roomId, this);
+      this.room = undefined;
+      this.conn.close(CLOSE.policyViolation, 'removed from room');
+    }
   }
 
   /** Resolves when every frame received so far has been handled. */
@@ -66,7 +88,7 @@ export class LegacySession implements RoomSubscriber {
     this.queue = this.queue
       .then(async () => {
         if (!this.room) return; // the room could not be opened; the connection is closing
-        await this.deps.chat.send({ roomId: this.room.id, author: LEGACY_AUTHOR, body, clientMsgId: null });
+        await this.deps.chat.send(this.principal, { roomId: this.room.id, body, clientMsgId: null });
       })
       .catch((err: unknown) => {
         const e = toConfabError(err);

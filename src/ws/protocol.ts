@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { ConfabError, type ErrorCode } from '../errors.js';
+import type { RoomView } from '../chat/chat-service.js';
+import type { Principal } from '../chat/principal.js';
 import type { MessageRecord, RoomRecord } from '../store/store.js';
 import { messagePayload, roomPayload } from '../wire.js';
 
@@ -100,8 +102,17 @@ export function decodeClientFrame(text: string): ClientFrame {
 
 /** Serialized server frames. Each returns the text to send, built once per call. */
 export const serverFrame = {
-  hello: (connectionId: string, name: string, limits: { maxMessageChars: number; maxFrameBytes: number; historyPageMax: number }) =>
-    JSON.stringify({ type: 'hello', connectionId, user: { name }, limits }),
+  hello: (
+    connectionId: string,
+    p: Principal,
+    limits: { maxMessageChars: number; maxFrameBytes: number; historyPageMax: number },
+  ) =>
+    JSON.stringify({
+      type: 'hello',
+      connectionId,
+      user: { id: p.userId, username: p.username, displayName: p.displayName, guest: p.userId === null },
+      limits,
+    }),
   message: (m: MessageRecord) => JSON.stringify(messagePayload(m)),
   ack: (m: MessageRecord) =>
     JSON.stringify({
@@ -119,9 +130,17 @@ export const serverFrame = {
   history: (id: string | undefined, room: number, messages: MessageRecord[], hasMore: boolean) =>
     JSON.stringify({ type: 'history', id, room, messages: messages.map(messagePayload), hasMore }),
   roomCreated: (r: RoomRecord) => JSON.stringify({ type: 'room_created', room: roomPayload(r) }),
+  roomAdded: (r: RoomView) => JSON.stringify({ type: 'room_added', room: roomPayload(r) }),
+  roomRemoved: (room: number) => JSON.stringify({ type: 'room_removed', room }),
   pong: (id: string | undefined) => JSON.stringify({ type: 'pong', id }),
   error: (err: ConfabError, ctx: ErrorContext) =>
-    JSON.stringify({ type: 'error', code: err.code, message: err.message, ...ctx }),
+    JSON.stringify({
+      type: 'error',
+      code: err.code,
+      message: err.message,
+      ...ctx,
+      ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
+    }),
 };
 
 /** The original Django Channels tutorial's frame: `{"message": "..."}`. */

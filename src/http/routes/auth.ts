@@ -1,0 +1,96 @@
+/**
+ * Accounts over HTTP: sign-up, sign-in, sign-out (here or everywhere), the current user, password change,
+ * personal API tokens and user search. See docs/api.md.
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { AccountService } from '../../chat/accounts.js';
+import { ConfabError } from '../../errors.js';
+import { userPayload } from '../../wire.js';
+import { clearSessionCookie, requireUser, setSessionCookie, userIdOf } from '../auth.js';
+
+type Body = Record<string, unknown>;
+const bodyOf = (request: FastifyRequest): Body => {
+  const b = request.body;
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) {
+    throw new ConfabError('bad_request', 'Send a JSON object body');
+  }
+  return b as Body;
+};
+
+/** The signed-in user as they see themselves (with the admin flag). */
+const meOf = (u: { id: number; username: string; displayName: string; isAdmin: boolean }) => ({
+  ...userPayload(u),
+  isAdmin: u.isAdmin,
+});
+
+export const authRoutes: FastifyPluginAsync<{ accounts: AccountService }> = async (app, { accounts }) => {
+  app.post('/auth/signup', async (request, reply) => {
+    const b = bodyOf(request);
+    const s = await accounts.signUp({ username: b.username, password: b.password, displayName: b.displayName }, request.ip);
+    setSessionCookie(request, reply, s.token, s.expiresAt);
+    return reply.status(201).send({ user: meOf(s.user) });
+  });
+
+  app.post('/auth/signin', async (request, reply) => {
+    const b = bodyOf(request);
+    const s = await accounts.signIn(b.username, b.password, request.ip);
+    setSessionCookie(request, reply, s.token, s.expiresAt);
+    return { user: meOf(s.user) };
+  });
+
+  app.post('/auth/signout', { preHandler: requireUser }, async (request, reply) => {
+    await accounts.signOut(request.principal!);
+    clearSessionCookie(request, reply);
+    return reply.status(204).send();
+  });
+
+  app.post('/auth/signout-all', { preHandler: requireUser }, async (request, reply) => {
+    await accounts.signOutEverywhere(userIdOf(request));
+    clearSessionCookie(request, reply);
+    return reply.status(204).send();
+  });
+
+  app.post('/auth/password', { preHandler: requireUser }, async (request, reply) => {
+    const b = bodyOf(request);
+    const s = await accounts.changePassword(request.principal!, b.currentPassword, b.newPassword);
+    setSessionCookie(request, reply, s.token, s.expiresAt);
+    return reply.status(204).send();
+  });
+
+  app.get('/me', { preHandler: requireUser }, async (request) => ({
+    user: meOf(await accounts.getUser(userIdOf(request))),
+  }));
+
+  app.get('/users', { preHandler: requireUser }, async (request) => {
+    const q = (request.query as { q?: unknown }).q;
+    return { users: (await accounts.searchUsers(q)).map(userPayload) };
+  });
+
+  app.get('/tokens', { preHandler: requireUser }, async (request) => ({
+    tokens: (await accounts.listApiTokens(userIdOf(request))).map(tokenPayload),
+  }));
+
+  app.post('/tokens', { preHandler: requireUser }, async (request, reply) => {
+    const { token, secret } = await accounts.createApiToken(userIdOf(request), bodyOf(request).name);
+    return reply.status(201).send({ token: tokenPayload(token), secret });
+  });
+
+  app.delete<{ Params: { id: string } }>('/tokens/:id', { preHandler: requireUser }, async (request, reply) => {
+    await accounts.revokeApiToken(userIdOf(request), idParam(request.params.id));
+    return reply.status(204).send();
+  });
+};
+
+const tokenPayload = (t: { id: number; name: string; createdAt: number; lastUsedAt: number | null }) => ({
+  id: t.id,
+  name: t.name,
+  createdAt: new Date(t.createdAt).toISOString(),
+  lastUsedAt: t.lastUsedAt === null ? null : new Date(t.lastUsedAt).toISOString(),
+});
+
+/** A positive integer id from a URL segment, or `not_found`. */
+export function idParam(raw: string): number {
+  const id = Number(raw);
+  if (!Number.isSafeInteger(id) || id <= 0) throw new ConfabError('not_found');
+  return id;
+}
