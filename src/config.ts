@@ -15,8 +15,12 @@ const schema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z
     .string()
-    .regex(/^sqlite:.+$/, 'must be sqlite:PATH (postgres:// arrives with the PostgreSQL store)')
+    .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:PATH or postgres://user@host:port/database')
     .default('sqlite:./data/confab.db'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/.+$/, 'must be redis://host:port (or rediss:// for TLS)')
+    .optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   MAX_MESSAGE_CHARS: int(1, 100_000).default(4000),
   MAX_FRAME_BYTES: int(1024, 16 * 1024 * 1024).default(64 * 1024),
@@ -35,12 +39,17 @@ const schema = z.object({
   MESSAGE_RATE_WINDOW_MS: int(100, 3_600_000).default(10_000),
 });
 
+/** Every environment variable Confab reads (README.md's configuration table lists each). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 /** The validated configuration every other module receives. */
 export interface Config {
   port: number;
   host: string;
-  /** File path of the SQLite database (from `DATABASE_URL=sqlite:PATH`). */
-  sqlitePath: string;
+  /** Where the store lives: an SQLite file (`sqlite:PATH`) or a PostgreSQL server (`postgres://...`). */
+  database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+  /** The Redis channel layer for several instances; unset: the in-process layer (one instance). */
+  redisUrl: string | null;
   logLevel: (typeof LOG_LEVELS)[number];
   /** Longest message body, in Unicode code points. */
   maxMessageChars: number;
@@ -90,7 +99,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     port: v.PORT,
     host: v.HOST,
-    sqlitePath: v.DATABASE_URL.slice('sqlite:'.length),
+    database: v.DATABASE_URL.startsWith('sqlite:')
+      ? { kind: 'sqlite', path: v.DATABASE_URL.slice('sqlite:'.length) }
+      : { kind: 'postgres', url: v.DATABASE_URL },
+    redisUrl: v.REDIS_URL ?? null,
     logLevel: v.LOG_LEVEL,
     maxMessageChars: v.MAX_MESSAGE_CHARS,
     maxFrameBytes: v.MAX_FRAME_BYTES,

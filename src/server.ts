@@ -38,18 +38,21 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   const log = pino({ level: config.logLevel });
   const store = await openStore(config);
   await store.migrate();
-  const layer = openLayer(log);
+  const layer = openLayer(config, log);
   const rateLimits = new RateLimits(config.messageRateLimit, config.messageRateWindowMs);
   const chat = new ChatService(store, layer, { maxMessageChars: config.maxMessageChars }, rateLimits, log);
   const accounts = new AccountService(store, layer, rateLimits, config.sessionTtlMs);
   const hub = new Hub(chat, log);
   await hub.start();
+  // After a channel-layer outage, every local feed re-reads from the store what never arrived live.
+  layer.onRecovered(() => hub.resync());
 
   const originPolicy = { allowedOrigins: config.allowedOrigins, trustProxy: config.trustProxy };
   const app = await buildHttpApp({
     chat,
     accounts,
     originPolicy,
+    layer,
     store,
     log,
     webRoot: options.webRoot ?? defaultWebRoot(),
@@ -59,7 +62,8 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  log.info({ url: `http://${host}:${port}`, database: config.sqlitePath }, 'Confab is listening');
+  const database = config.database.kind === 'sqlite' ? config.database.path : new URL(config.database.url).host;
+  log.info({ url: `http://${host}:${port}`, store: config.database.kind, database }, 'Confab is listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { ChatService } from '../chat/chat-service.js';
 import type { OriginPolicy } from '../access/origin.js';
 import type { AccountService } from '../chat/accounts.js';
+import type { ChannelLayer } from '../layer/layer.js';
 import { ConfabError, toConfabError } from '../errors.js';
 import { StoreUnavailableError } from '../store/store.js';
 import { authPlugin } from './auth.js';
@@ -24,6 +25,7 @@ export const MAX_HTTP_BODY_BYTES = 64 * 1024;
 export interface HttpDeps {
   chat: ChatService;
   accounts: AccountService;
+  layer: ChannelLayer;
   originPolicy: OriginPolicy;
   store: Store;
   log: Logger;
@@ -80,7 +82,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   );
 
   await app.register(authPlugin, { accounts: deps.accounts, originPolicy: deps.originPolicy });
-  await app.register(healthRoutes, { store: deps.store });
+  await app.register(healthRoutes, { store: deps.store, layer: deps.layer });
   await app.register(authRoutes, { accounts: deps.accounts, prefix: '/api' });
   await app.register(roomRoutes, { chat: deps.chat, accounts: deps.accounts, prefix: '/api' });
 

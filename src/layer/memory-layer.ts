@@ -35,6 +35,13 @@ export class MemoryLayer implements ChannelLayer {
     }
   }
 
+  /** In-process delivery cannot be lost. */
+  healthy(): boolean {
+    return true;
+  }
+
+  onRecovered(_listener: () => void): void {}
+
   async close(): Promise<void> {
     this.groups.clear();
   }

@@ -30,6 +30,8 @@ export class DeliveryFrames {
 /** A local connection following a room. */
 export interface RoomSubscriber {
   deliver(frames: DeliveryFrames): void;
+  /** Re-reads from the store whatever live delivery may have missed (after a channel-layer outage). */
+  resync(): void;
 }
 
 /** A local connection told about new rooms. */
@@ -131,6 +133,11 @@ export class Hub {
     entry.watching
       .then((stop) => stop())
       .catch((err: unknown) => this.log.warn({ err, roomId }, 'could not stop watching room'));
+  }
+
+  /** Makes every local subscriber catch up from the store (live delivery was lost for a while). */
+  resync(): void {
+    for (const entry of this.rooms.values()) for (const s of entry.subscribers) s.resync();
   }
 
   /** Rooms watched and local subscriptions, for tests and metrics. */

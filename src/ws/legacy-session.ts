@@ -8,15 +8,18 @@ import type { ChatService } from '../chat/chat-service.js';
 import { toConfabError } from '../errors.js';
 import type { RoomRecord } from '../store/store.js';
 import { CLOSE, type Connection } from './connection.js';
-import type { DeliveryFrames, Hub, RoomSubscriber, UserEventSink } from './hub.js';
+import type { Hub, UserEventSink } from './hub.js';
+import { RoomFeed } from './room-feed.js';
 import type { Principal } from '../chat/principal.js';
 import type { UserEvent } from '../chat/user-events.js';
 import { decodeLegacyFrame, FrameError, legacyFrame } from './protocol.js';
 
-export class LegacySession implements RoomSubscriber, UserEventSink {
+export class LegacySession implements UserEventSink {
   /** Frames are handled in order, and only once the room is found (or created) and joined. */
   private queue: Promise<unknown>;
   private room: RoomRecord | undefined;
+  /** Gapless delivery from the moment of joining, in the original format (the protocol has no resume). */
+  private feed: RoomFeed | undefined;
   private closed = false;
 
   /**
@@ -33,13 +36,27 @@ export class LegacySession implements RoomSubscriber, UserEventSink {
     conn.ws.on('close', () => {
       this.closed = true;
       deps.hub.removeUserSink(this);
-      if (this.room) deps.hub.leave(this.room.id, this);
+      this.leaveRoom();
     });
     deps.hub.addUserSink(this);
     this.queue = deps.chat.ensureRoom(principal, roomName).then(async (room) => {
       if (this.closed) return;
       this.room = room;
-      await deps.hub.join(room.id, this);
+      const feed = new RoomFeed(
+        room.id,
+        deps.chat,
+        {
+          write: (text) => conn.write(text),
+          fail: () => conn.close(CLOSE.internalError, 'replay failed'),
+        },
+        'original',
+      );
+      this.feed = feed;
+      feed.hold();
+      await deps.hub.join(room.id, feed);
+      // Start from where the room stands now: the original protocol shows only what is said from here on.
+      const now = await deps.chat.readableRoom(principal, room.id);
+      void feed.replayFrom(now.lastSeq);
     });
     this.queue.catch((err: unknown) => {
       const e = toConfabError(err);
@@ -61,19 +78,22 @@ export class LegacySession implements RoomSubscriber, UserEventSink {
     ) {
       this.conn.close(CLOSE.policyViolation, 'signed out');
     } else if (event.t === 'room_removed' && event.roomId === this.room?.id) {
-      this.deps.hub.leave(event.roomId, this);
+      this.leaveRoom();
       this.room = undefined;
       this.conn.close(CLOSE.policyViolation, 'removed from room');
     }
   }
 
+  private leaveRoom(): void {
+    if (!this.feed) return;
+    this.feed.stop();
+    this.deps.hub.leave(this.feed.roomId, this.feed);
+    this.feed = undefined;
+  }
+
   /** Resolves when every frame received so far has been handled. */
   idle(): Promise<unknown> {
     return this.queue.catch(() => {});
-  }
-
-  deliver(frames: DeliveryFrames): void {
-    this.conn.write(frames.legacyText);
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {

@@ -7,7 +7,10 @@
 import type { ChatService } from '../chat/chat-service.js';
 import type { MessageRecord } from '../store/store.js';
 import type { DeliveryFrames, RoomSubscriber } from './hub.js';
-import { serverFrame } from './protocol.js';
+import { legacyFrame, serverFrame } from './protocol.js';
+
+/** Which wire format the feed writes: the `/ws` protocol's `message` frames, or the original `{"message"}`. */
+export type FeedFormat = 'protocol' | 'original';
 
 /** Messages read from the store per round trip while replaying or healing a gap. */
 export const REPLAY_PAGE_SIZE = 200;
@@ -31,6 +34,7 @@ export class RoomFeed implements RoomSubscriber {
     readonly roomId: number,
     private readonly chat: ChatService,
     private readonly out: FeedOutput,
+    private readonly format: FeedFormat = 'protocol',
   ) {}
 
   /**
@@ -64,10 +68,17 @@ export class RoomFeed implements RoomSubscriber {
     if (m.seq <= this.cursor) return; // already delivered (replay overlapped the live path)
     if (m.seq === this.cursor + 1) {
       this.cursor = m.seq;
-      this.out.write(frames.text);
+      this.out.write(this.format === 'protocol' ? frames.text : frames.legacyText);
       return;
     }
     this.pending.push(m);
+    this.catchingUp = true;
+    void this.catchUp();
+  }
+
+  /** Catches up from the store unless already doing so (after a channel-layer outage). */
+  resync(): void {
+    if (this.stopped || this.catchingUp) return;
     this.catchingUp = true;
     void this.catchUp();
   }
@@ -111,6 +122,6 @@ export class RoomFeed implements RoomSubscriber {
   private emit(m: MessageRecord): void {
     if (m.seq !== this.cursor + 1) return;
     this.cursor = m.seq;
-    this.out.write(serverFrame.message(m));
+    this.out.write(this.format === 'protocol' ? serverFrame.message(m) : legacyFrame.message(m));
   }
 }

@@ -6,7 +6,7 @@ test('defaults: port 8000 on 127.0.0.1, SQLite in ./data, documented limits', ()
   const c = loadConfig({});
   assert.equal(c.port, 8000);
   assert.equal(c.host, '127.0.0.1');
-  assert.equal(c.sqlitePath, './data/confab.db');
+  assert.deepEqual(c.database, { kind: 'sqlite', path: './data/confab.db' });
   assert.equal(c.maxMessageChars, 4000);
   assert.equal(c.maxFrameBytes, 65536);
   assert.equal(c.logLevel, 'info');
@@ -16,7 +16,7 @@ test('values from the environment are parsed; empty strings mean unset', () => {
   const c = loadConfig({ PORT: '9001', HOST: '0.0.0.0', DATABASE_URL: 'sqlite:/tmp/x.db', MAX_MESSAGE_CHARS: '10', LOG_LEVEL: '' });
   assert.equal(c.port, 9001);
   assert.equal(c.host, '0.0.0.0');
-  assert.equal(c.sqlitePath, '/tmp/x.db');
+  assert.deepEqual(c.database, { kind: 'sqlite', path: '/tmp/x.db' });
   assert.equal(c.maxMessageChars, 10);
   assert.equal(c.logLevel, 'info');
 });

@@ -1,0 +1,143 @@
+/**
+ * The Redis ChannelLayer (REDIS_URL): pub/sub between instances. One connection publishes, one subscribes;
+ * both reconnect by themselves. The subscriber also hears its own heartbeat every second: when none arrives
+ * for REDIS_DEAF_AFTER_MS the subscription is presumed silently dead (a half-open connection, a proxy that
+ * stopped forwarding), the layer reports itself unhealthy (so /readyz fails) and reconnects. When heartbeats
+ * flow again, `onRecovered` listeners run so receivers re-read from the store what the outage swallowed.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ChannelLayer, LayerHandler } from './layer.js';
+
+/** How often each instance publishes its heartbeat through Redis. */
+export const REDIS_HEARTBEAT_INTERVAL_MS = 1000;
+/** Silence on the subscription after which it is presumed dead and re-established. */
+export const REDIS_DEAF_AFTER_MS = 3500;
+/** How long `subscribe` waits for Redis to confirm before going on (the subscription completes later). */
+export const REDIS_SUBSCRIBE_WAIT_MS = 1000;
+/** Longest pause between reconnection attempts. */
+export const REDIS_MAX_RETRY_DELAY_MS = 2000;
+/** Every channel Confab uses starts with this, so a shared Redis can hold other things. */
+const PREFIX = 'confab:';
+
+const retryStrategy = (times: number) => Math.min(times * 100, REDIS_MAX_RETRY_DELAY_MS);
+
+export class RedisLayer implements ChannelLayer {
+  private readonly pub: Redis;
+  private readonly sub: Redis;
+  private readonly groups = new Map<string, Set<LayerHandler>>();
+  private readonly heartbeatChannel = `${PREFIX}heartbeat:${randomBytes(8).toString('hex')}`;
+  private readonly recoveredListeners: Array<() => void> = [];
+  private readonly timer: NodeJS.Timeout;
+  private lastBeat = Date.now();
+  /** Set when delivery may have been lost; cleared (and listeners told) by the next heartbeat. */
+  private lost = false;
+  private closed = false;
+
+  constructor(
+    url: string,
+    private readonly log: Logger,
+  ) {
+    // Publishing must fail fast while Redis is away (the message is stored; receivers heal later) instead of
+    // queueing unboundedly; the subscriber queues its SUBSCRIBE commands until it is back.
+    this.pub = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy, lazyConnect: false });
+    this.sub = new Redis(url, { autoResubscribe: true, maxRetriesPerRequest: null, retryStrategy });
+    for (const [name, conn] of [['publisher', this.pub], ['subscriber', this.sub]] as const) {
+      conn.on('error', (err: Error) => log.debug({ err, conn: name }, 'redis error'));
+      conn.on('close', () => {
+        if (!this.closed) this.markLost(`redis ${name} connection closed`);
+      });
+    }
+    this.sub.on('message', (channel: string, payload: string) => this.onMessage(channel, payload));
+    this.sub.subscribe(this.heartbeatChannel).catch(() => {});
+    this.timer = setInterval(() => this.beat(), REDIS_HEARTBEAT_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async subscribe(group: string, handler: LayerHandler): Promise<void> {
+    let handlers = this.groups.get(group);
+    if (!handlers) {
+      this.groups.set(group, (handlers = new Set()));
+      const done = this.sub.subscribe(PREFIX + group).then(
+        () => {},
+        (err: unknown) => this.log.debug({ err, group }, 'redis subscribe deferred'),
+      );
+      // Wait for the confirmation when Redis is there; while it is away, go on: autoResubscribe makes the
+      // subscription live on reconnect and the recovery re-read covers what was published meanwhile.
+      await Promise.race([done, new Promise((r) => setTimeout(r, REDIS_SUBSCRIBE_WAIT_MS).unref())]);
+    }
+    handlers.add(handler);
+  }
+
+  async unsubscribe(group: string, handler: LayerHandler): Promise<void> {
+    const handlers = this.groups.get(group);
+    if (!handlers) return;
+    handlers.delete(handler);
+    if (handlers.size > 0) return;
+    this.groups.delete(group);
+    await this.sub.unsubscribe(PREFIX + group).catch(() => {});
+  }
+
+  async publish(group: string, payload: string): Promise<void> {
+    await this.pub.publish(PREFIX + group, payload);
+  }
+
+  healthy(): boolean {
+    return !this.lost && this.pub.status === 'ready' && this.sub.status === 'ready';
+  }
+
+  onRecovered(listener: () => void): void {
+    this.recoveredListeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.groups.clear();
+    this.pub.disconnect();
+    this.sub.disconnect();
+  }
+
+  private onMessage(channel: string, payload: string): void {
+    if (channel === this.heartbeatChannel) {
+      this.lastBeat = Date.now();
+      if (this.lost) {
+        this.lost = false;
+        this.log.info('redis channel layer recovered; re-reading what the outage may have swallowed');
+        for (const l of this.recoveredListeners) {
+          try {
+            l();
+          } catch (err) {
+            this.log.error({ err }, 'recovery listener failed');
+          }
+        }
+      }
+      return;
+    }
+    const handlers = this.groups.get(channel.slice(PREFIX.length));
+    if (!handlers) return;
+    for (const handler of [...handlers]) {
+      try {
+        handler(payload);
+      } catch (err) {
+        this.log.error({ err, channel }, 'channel layer handler failed');
+      }
+    }
+  }
+
+  private beat(): void {
+    this.pub.publish(this.heartbeatChannel, String(Date.now())).catch(() => {});
+    if (Date.now() - this.lastBeat > REDIS_DEAF_AFTER_MS && this.sub.status === 'ready') {
+      // Connected as far as the socket knows, yet nothing comes through: re-establish the subscription.
+      this.markLost('redis subscription went deaf');
+      this.lastBeat = Date.now();
+      this.sub.disconnect(true);
+    }
+  }
+
+  private markLost(reason: string): void {
+    if (!this.lost) this.log.warn({ reason }, 'redis channel layer lost; live delivery paused, the store keeps everything');
+    this.lost = true;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * PostgreSQL schema migrations, kept in step with sqlite-migrations.ts: the same versions, the same tables
+ * and constraints, in PostgreSQL's dialect. Applied in order under an advisory lock and recorded in
+ * `schema_migrations`. Append only.
+ */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  // 1: rooms and messages (see sqlite-migrations.ts for why `last_seq` lives on the room).
+  `
+  CREATE TABLE rooms (
+    id         BIGSERIAL PRIMARY KEY,
+    name       TEXT   NOT NULL,
+    name_key   TEXT   NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    last_seq   BIGINT NOT NULL DEFAULT 0
+  );
+  CREATE TABLE messages (
+    id            BIGSERIAL PRIMARY KEY,
+    room_id       BIGINT NOT NULL REFERENCES rooms (id),
+    seq           BIGINT NOT NULL,
+    author        TEXT   NOT NULL,
+    body          TEXT   NOT NULL,
+    client_msg_id TEXT,
+    created_at    BIGINT NOT NULL,
+    UNIQUE (room_id, seq)
+  );
+  CREATE UNIQUE INDEX messages_room_client_msg_id
+    ON messages (room_id, client_msg_id) WHERE client_msg_id IS NOT NULL;
+  `,
+  // 2: accounts, room kinds and members (see sqlite-migrations.ts).
+  `
+  CREATE TABLE users (
+    id            BIGSERIAL PRIMARY KEY,
+    username      TEXT    NOT NULL,
+    username_key  TEXT    NOT NULL UNIQUE,
+    display_name  TEXT    NOT NULL,
+    password_hash TEXT    NOT NULL,
+    is_admin      BOOLEAN NOT NULL DEFAULT false,
+    created_at    BIGINT  NOT NULL
+  );
+  CREATE TABLE sessions (
+    id         BIGSERIAL PRIMARY KEY,
+    token_hash TEXT   NOT NULL UNIQUE,
+    user_id    BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX sessions_user ON sessions (user_id);
+  CREATE TABLE api_tokens (
+    id           BIGSERIAL PRIMARY KEY,
+    token_hash   TEXT   NOT NULL UNIQUE,
+    user_id      BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name         TEXT   NOT NULL,
+    created_at   BIGINT NOT NULL,
+    last_used_at BIGINT
+  );
+  CREATE INDEX api_tokens_user ON api_tokens (user_id);
+  ALTER TABLE rooms ADD COLUMN kind TEXT NOT NULL DEFAULT 'public' CHECK (kind IN ('public', 'private', 'direct'));
+  ALTER TABLE rooms ADD COLUMN owner_id BIGINT REFERENCES users (id);
+  ALTER TABLE rooms ADD COLUMN direct_key TEXT;
+  CREATE UNIQUE INDEX rooms_direct_key ON rooms (direct_key) WHERE direct_key IS NOT NULL;
+  CREATE TABLE room_members (
+    room_id   BIGINT NOT NULL REFERENCES rooms (id),
+    user_id   BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    joined_at BIGINT NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  );
+  CREATE INDEX room_members_user ON room_members (user_id);
+  ALTER TABLE messages ADD COLUMN author_id BIGINT REFERENCES users (id);
+  `,
+];

@@ -1,0 +1,464 @@
+/**
+ * The PostgreSQL Store, for several instances sharing one database. Same contract as SqliteStore (the same
+ * test suite runs against both). `seq` is gapless because the room row's `last_seq` is bumped with
+ * UPDATE ... RETURNING inside the insert's transaction: the row lock orders concurrent senders, and a rolled
+ * back insert gives its number back.
+ */
+import pg from 'pg';
+import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import {
+  StoreConflictError,
+  StoreUnavailableError,
+  type ApiTokenRecord,
+  type InsertResult,
+  type MemberRecord,
+  type MessageRecord,
+  type NewMessage,
+  type NewRoom,
+  type NewUser,
+  type RoomKind,
+  type RoomRecord,
+  type SessionRecord,
+  type Store,
+  type UserRecord,
+} from './store.js';
+
+/** Connections per instance. */
+export const PG_POOL_SIZE = 10;
+/** How long a query waits for a free connection or a new one before failing (then the store is unavailable). */
+export const PG_CONNECT_TIMEOUT_MS = 5000;
+/** Any statement taking longer is cancelled, so a stuck database cannot hold a sender forever. */
+export const PG_STATEMENT_TIMEOUT_MS = 10_000;
+/** Arbitrary key of the advisory lock that serialises migrations of instances starting together. */
+const MIGRATION_LOCK = 4_242_001;
+
+// BIGINT columns (ids, seqs, epoch milliseconds) stay below 2^53: read them as numbers, not strings.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+interface RoomRow {
+  id: number;
+  name: string;
+  kind: RoomKind;
+  owner_id: number | null;
+  created_at: number;
+  last_seq: number;
+}
+
+interface MessageRow {
+  id: number;
+  room_id: number;
+  seq: number;
+  author_id: number | null;
+  author: string;
+  body: string;
+  client_msg_id: string | null;
+  created_at: number;
+}
+
+interface UserRow {
+  id: number;
+  username: string;
+  display_name: string;
+  password_hash: string;
+  is_admin: boolean;
+  created_at: number;
+}
+
+const toRoom = (r: RoomRow): RoomRecord => ({
+  id: r.id,
+  name: r.name,
+  kind: r.kind,
+  ownerId: r.owner_id,
+  createdAt: r.created_at,
+  lastSeq: r.last_seq,
+});
+
+const toMessage = (r: MessageRow): MessageRecord => ({
+  id: r.id,
+  roomId: r.room_id,
+  seq: r.seq,
+  authorId: r.author_id,
+  author: r.author,
+  body: r.body,
+  clientMsgId: r.client_msg_id,
+  createdAt: r.created_at,
+});
+
+const toUser = (r: UserRow): UserRecord => ({
+  id: r.id,
+  username: r.username,
+  displayName: r.display_name,
+  passwordHash: r.password_hash,
+  isAdmin: r.is_admin,
+  createdAt: r.created_at,
+});
+
+const toSession = (r: { id: number; user_id: number; created_at: number; expires_at: number }): SessionRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+});
+
+const toToken = (r: { id: number; user_id: number; name: string; created_at: number; last_used_at: number | null }): ApiTokenRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  name: r.name,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+});
+
+const ROOM_COLUMNS = 'r.id, r.name, r.kind, r.owner_id, r.created_at, r.last_seq';
+const TOKEN_COLUMNS = 'id, user_id, name, created_at, last_used_at';
+const SESSION_COLUMNS = 'id, user_id, created_at, expires_at';
+
+/** SQLSTATE classes that mean "the database is not there right now", as opposed to a bad statement. */
+const UNAVAILABLE_STATES = /^(08|53|57|58)/;
+
+/** Maps PostgreSQL and connection errors onto the store's typed errors. */
+function translated(err: unknown): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (code === '23505' || code === '23503') return new StoreConflictError((err as Error).message, { cause: err });
+  if (typeof code === 'string' && (UNAVAILABLE_STATES.test(code) || /^E[A-Z]+$/.test(code))) {
+    return new StoreUnavailableError((err as Error).message, { cause: err });
+  }
+  const message = (err as Error | undefined)?.message ?? '';
+  if (/timeout|Connection terminated|connect|pool.*(ended|closed)|Cannot use a pool/i.test(message)) {
+    return new StoreUnavailableError(message, { cause: err });
+  }
+  return err;
+}
+
+export class PostgresStore implements Store {
+  private readonly pool: pg.Pool;
+
+  constructor(connectionString: string) {
+    this.pool = new pg.Pool({
+      connectionString,
+      max: PG_POOL_SIZE,
+      connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+      statement_timeout: PG_STATEMENT_TIMEOUT_MS,
+      types,
+    });
+    // An idle client losing its connection (database restart) must not crash the process.
+    this.pool.on('error', () => {});
+  }
+
+  private async q<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    try {
+      return (await this.pool.query<R>(sql, params)).rows;
+    } catch (err) {
+      throw translated(err);
+    }
+  }
+
+  private async one<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R | null> {
+    return (await this.q<R>(sql, params))[0] ?? null;
+  }
+
+  /** Runs `fn` in a transaction on one connection. */
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw translated(err);
+    }
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw translated(err);
+    } finally {
+      client.release();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+      const { rows } = await c.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
+      for (let v = rows[0]?.v ?? 0; v < POSTGRES_MIGRATIONS.length; v++) {
+        await c.query(POSTGRES_MIGRATIONS[v]!);
+        await c.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [v + 1, Date.now()]);
+      }
+    });
+  }
+
+  async createRoom(r: NewRoom): Promise<RoomRecord> {
+    return this.tx((c) => this.insertRoom(c, r, null, r.ownerId !== null ? [r.ownerId] : []));
+  }
+
+  private async insertRoom(c: pg.PoolClient, r: NewRoom, directKey: string | null, members: number[]): Promise<RoomRecord> {
+    const { rows } = await c.query<RoomRow>(
+      `INSERT INTO rooms (name, name_key, kind, owner_id, direct_key, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+       RETURNING id, name, kind, owner_id, created_at, last_seq`,
+      [r.name, r.nameKey, r.kind, r.ownerId, directKey, r.createdAt],
+    );
+    const room = toRoom(rows[0]!);
+    for (const userId of members) {
+      await c.query('INSERT INTO room_members (room_id, user_id, joined_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+        room.id,
+        userId,
+        r.createdAt,
+      ]);
+    }
+    return room;
+  }
+
+  async getRoom(id: number): Promise<RoomRecord | null> {
+    const row = await this.one<RoomRow>('SELECT id, name, kind, owner_id, created_at, last_seq FROM rooms WHERE id = $1', [id]);
+    return row ? toRoom(row) : null;
+  }
+
+  async findRoomByKey(nameKey: string): Promise<RoomRecord | null> {
+    const row = await this.one<RoomRow>(
+      'SELECT id, name, kind, owner_id, created_at, last_seq FROM rooms WHERE name_key = $1',
+      [nameKey],
+    );
+    return row ? toRoom(row) : null;
+  }
+
+  async listPublicRooms(): Promise<RoomRecord[]> {
+    return (
+      await this.q<RoomRow>("SELECT id, name, kind, owner_id, created_at, last_seq FROM rooms WHERE kind = 'public' ORDER BY name_key")
+    ).map(toRoom);
+  }
+
+  async listAllRooms(): Promise<RoomRecord[]> {
+    return (await this.q<RoomRow>('SELECT id, name, kind, owner_id, created_at, last_seq FROM rooms ORDER BY id')).map(toRoom);
+  }
+
+  async listUserRooms(userId: number): Promise<RoomRecord[]> {
+    return (
+      await this.q<RoomRow>(
+        `SELECT ${ROOM_COLUMNS} FROM rooms r JOIN room_members m ON m.room_id = r.id WHERE m.user_id = $1 ORDER BY r.name_key`,
+        [userId],
+      )
+    ).map(toRoom);
+  }
+
+  async findOrCreateDirect(userIds: number[], createdAt: number): Promise<RoomRecord> {
+    const ids = [...new Set(userIds)].sort((a, b) => a - b);
+    const key = ids.join(',');
+    const name = `@${key}`;
+    return this.tx(async (c) => {
+      // ON CONFLICT makes a concurrent second creator wait for the first and then find its room.
+      const { rows } = await c.query<RoomRow>(
+        `INSERT INTO rooms (name, name_key, kind, owner_id, direct_key, created_at)
+         VALUES ($1, $1, 'direct', NULL, $2, $3)
+         ON CONFLICT (direct_key) WHERE direct_key IS NOT NULL DO NOTHING
+         RETURNING id, name, kind, owner_id, created_at, last_seq`,
+        [name, key, createdAt],
+      );
+      if (rows[0]) {
+        for (const userId of ids) {
+          await c.query('INSERT INTO room_members (room_id, user_id, joined_at) VALUES ($1, $2, $3)', [rows[0].id, userId, createdAt]);
+        }
+        return toRoom(rows[0]);
+      }
+      const found = await c.query<RoomRow>(
+        'SELECT id, name, kind, owner_id, created_at, last_seq FROM rooms WHERE direct_key = $1',
+        [key],
+      );
+      return toRoom(found.rows[0]!);
+    });
+  }
+
+  async setRoomOwner(roomId: number, userId: number): Promise<void> {
+    await this.q('UPDATE rooms SET owner_id = $1 WHERE id = $2', [userId, roomId]);
+  }
+
+  async addMember(roomId: number, userId: number, joinedAt: number): Promise<void> {
+    await this.q('INSERT INTO room_members (room_id, user_id, joined_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+      roomId,
+      userId,
+      joinedAt,
+    ]);
+  }
+
+  async removeMember(roomId: number, userId: number): Promise<boolean> {
+    return (await this.q('DELETE FROM room_members WHERE room_id = $1 AND user_id = $2 RETURNING 1', [roomId, userId])).length > 0;
+  }
+
+  async isMember(roomId: number, userId: number): Promise<boolean> {
+    return (await this.one('SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $2', [roomId, userId])) !== null;
+  }
+
+  async listMembers(roomId: number): Promise<MemberRecord[]> {
+    const rows = await this.q<{ user_id: number; username: string; display_name: string; joined_at: number }>(
+      `SELECT m.user_id, u.username, u.display_name, m.joined_at FROM room_members m
+       JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 ORDER BY u.username_key`,
+      [roomId],
+    );
+    return rows.map((r) => ({ userId: r.user_id, username: r.username, displayName: r.display_name, joinedAt: r.joined_at }));
+  }
+
+  async createUser(u: NewUser): Promise<UserRecord> {
+    const row = await this.one<UserRow>(
+      `INSERT INTO users (username, username_key, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+       RETURNING id, username, display_name, password_hash, is_admin, created_at`,
+      [u.username, u.usernameKey, u.displayName, u.passwordHash, u.createdAt],
+    );
+    return toUser(row!);
+  }
+
+  async getUser(id: number): Promise<UserRecord | null> {
+    const row = await this.one<UserRow>('SELECT * FROM users WHERE id = $1', [id]);
+    return row ? toUser(row) : null;
+  }
+
+  async findUserByKey(usernameKey: string): Promise<UserRecord | null> {
+    const row = await this.one<UserRow>('SELECT * FROM users WHERE username_key = $1', [usernameKey]);
+    return row ? toUser(row) : null;
+  }
+
+  async searchUsers(prefix: string, limit: number): Promise<UserRecord[]> {
+    const pattern = `${prefix.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+    const rows = await this.q<UserRow>(
+      `SELECT * FROM users WHERE username_key LIKE $1 OR lower(display_name) LIKE $1 ORDER BY username_key LIMIT $2`,
+      [pattern, limit],
+    );
+    return rows.map(toUser);
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return (await this.q<UserRow>('SELECT * FROM users ORDER BY username_key')).map(toUser);
+  }
+
+  async setPasswordHash(userId: number, passwordHash: string): Promise<void> {
+    await this.q('UPDATE users SET password_hash = $1 WHERE id = $2', [passwordHash, userId]);
+  }
+
+  async setAdmin(userId: number, isAdmin: boolean): Promise<void> {
+    await this.q('UPDATE users SET is_admin = $1 WHERE id = $2', [isAdmin, userId]);
+  }
+
+  async createSession(tokenHash: string, userId: number, createdAt: number, expiresAt: number): Promise<SessionRecord> {
+    const row = await this.one<{ id: number; user_id: number; created_at: number; expires_at: number }>(
+      `INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING ${SESSION_COLUMNS}`,
+      [tokenHash, userId, createdAt, expiresAt],
+    );
+    return toSession(row!);
+  }
+
+  async findSession(tokenHash: string, now: number): Promise<SessionRecord | null> {
+    const row = await this.one<{ id: number; user_id: number; created_at: number; expires_at: number }>(
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
+      [tokenHash, now],
+    );
+    return row ? toSession(row) : null;
+  }
+
+  async extendSession(sessionId: number, expiresAt: number): Promise<void> {
+    await this.q('UPDATE sessions SET expires_at = $1 WHERE id = $2', [expiresAt, sessionId]);
+  }
+
+  async deleteSession(sessionId: number): Promise<void> {
+    await this.q('DELETE FROM sessions WHERE id = $1', [sessionId]);
+  }
+
+  async deleteUserSessions(userId: number): Promise<number[]> {
+    return (await this.q<{ id: number }>('DELETE FROM sessions WHERE user_id = $1 RETURNING id', [userId])).map((r) => r.id);
+  }
+
+  async createApiToken(tokenHash: string, userId: number, name: string, createdAt: number): Promise<ApiTokenRecord> {
+    const row = await this.one<{ id: number; user_id: number; name: string; created_at: number; last_used_at: number | null }>(
+      `INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES ($1, $2, $3, $4) RETURNING ${TOKEN_COLUMNS}`,
+      [tokenHash, userId, name, createdAt],
+    );
+    return toToken(row!);
+  }
+
+  async findApiToken(tokenHash: string): Promise<ApiTokenRecord | null> {
+    const row = await this.one<{ id: number; user_id: number; name: string; created_at: number; last_used_at: number | null }>(
+      `SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1`,
+      [tokenHash],
+    );
+    return row ? toToken(row) : null;
+  }
+
+  async listApiTokens(userId: number): Promise<ApiTokenRecord[]> {
+    const rows = await this.q<{ id: number; user_id: number; name: string; created_at: number; last_used_at: number | null }>(
+      `SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id`,
+      [userId],
+    );
+    return rows.map(toToken);
+  }
+
+  async deleteApiToken(userId: number, tokenId: number): Promise<boolean> {
+    return (await this.q('DELETE FROM api_tokens WHERE user_id = $1 AND id = $2 RETURNING 1', [userId, tokenId])).length > 0;
+  }
+
+  async touchApiToken(tokenId: number, usedAt: number): Promise<void> {
+    await this.q('UPDATE api_tokens SET last_used_at = $1 WHERE id = $2', [usedAt, tokenId]);
+  }
+
+  async insertMessage(m: NewMessage): Promise<InsertResult> {
+    try {
+      return await this.tx(async (c) => {
+        if (m.clientMsgId !== null) {
+          const existing = await c.query<MessageRow>('SELECT * FROM messages WHERE room_id = $1 AND client_msg_id = $2', [
+            m.roomId,
+            m.clientMsgId,
+          ]);
+          if (existing.rows[0]) return { message: toMessage(existing.rows[0]), created: false };
+        }
+        const bumped = await c.query<{ last_seq: number }>(
+          'UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq',
+          [m.roomId],
+        );
+        if (!bumped.rows[0]) throw new StoreConflictError(`room ${m.roomId} does not exist`);
+        const { rows } = await c.query<MessageRow>(
+          `INSERT INTO messages (room_id, seq, author_id, author, body, client_msg_id, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+          [m.roomId, bumped.rows[0].last_seq, m.authorId, m.author, m.body, m.clientMsgId, m.createdAt],
+        );
+        return { message: toMessage(rows[0]!), created: true };
+      });
+    } catch (err) {
+      // A retry racing its original: the loser's transaction rolled back (its seq with it); return the winner.
+      if (err instanceof StoreConflictError && m.clientMsgId !== null) {
+        const row = await this.one<MessageRow>('SELECT * FROM messages WHERE room_id = $1 AND client_msg_id = $2', [
+          m.roomId,
+          m.clientMsgId,
+        ]);
+        if (row) return { message: toMessage(row), created: false };
+      }
+      throw err;
+    }
+  }
+
+  async messagesBefore(roomId: number, beforeSeq: number | null, limit: number): Promise<MessageRecord[]> {
+    const rows =
+      beforeSeq === null
+        ? await this.q<MessageRow>('SELECT * FROM messages WHERE room_id = $1 ORDER BY seq DESC LIMIT $2', [roomId, limit])
+        : await this.q<MessageRow>('SELECT * FROM messages WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3', [
+            roomId,
+            beforeSeq,
+            limit,
+          ]);
+    return rows.reverse().map(toMessage);
+  }
+
+  async messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageRecord[]> {
+    return (
+      await this.q<MessageRow>('SELECT * FROM messages WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [roomId, afterSeq, limit])
+    ).map(toMessage);
+  }
+
+  async ping(): Promise<void> {
+    await this.q('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => {});
+  }
+}
