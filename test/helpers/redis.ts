@@ -1,0 +1,111 @@
+/**
+ * Redis for tests: a private `redis-server` on a free port that a test may stop and start (never the shared
+ * one on 6379), and a TCP proxy in front of a server whose connections a test can cut or black-hole.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { freePort } from './postgres.js';
+
+export class PrivateRedis {
+  private proc: ChildProcess | null = null;
+
+  private constructor(readonly port: number) {}
+
+  static async create(): Promise<PrivateRedis> {
+    const r = new PrivateRedis(await freePort());
+    await r.start();
+    return r;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the server and resolves once it accepts connections. */
+  async start(): Promise<void> {
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    for (let i = 0; i < 100; i++) {
+      const up = await new Promise<boolean>((resolve) => {
+        const s = net.connect(this.port, '127.0.0.1', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      });
+      if (up) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('redis-server did not start');
+  }
+
+  /** Stops the server at once (its data is not kept: pub/sub has none). */
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGKILL');
+    });
+    this.proc = null;
+  }
+}
+
+/**
+ * A TCP proxy from a local port to a target. `blackhole()` keeps connections open but forwards nothing (a
+ * half-dead network path); `heal()` drops those connections and forwards new ones again.
+ */
+export class CuttableProxy {
+  private readonly sockets = new Set<net.Socket>();
+  private silent = false;
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {}
+
+  static async create(targetPort: number): Promise<CuttableProxy> {
+    const port = await freePort();
+    let proxy: CuttableProxy;
+    const server = net.createServer((client) => {
+      const upstream = net.connect(targetPort, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        proxy.sockets.add(s);
+        s.on('close', () => proxy.sockets.delete(s));
+        s.on('error', () => s.destroy());
+      }
+      client.on('data', (d: Buffer) => {
+        if (!proxy.silent) upstream.write(d);
+      });
+      upstream.on('data', (d: Buffer) => {
+        if (!proxy.silent) client.write(d);
+      });
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    proxy = new CuttableProxy(server, port);
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Silently stops forwarding in both directions; sockets stay open. */
+  blackhole(): void {
+    this.silent = true;
+  }
+
+  /** Drops every connection and forwards again. */
+  heal(): void {
+    this.silent = false;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
