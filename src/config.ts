@@ -35,6 +35,9 @@ const schema = z.object({
   MESSAGE_RATE_WINDOW_MS: int(100, 3_600_000).default(10_000),
 });
 
+/** Every environment variable Confab reads (README.md's configuration table lists each). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 /** The validated configuration every other module receives. */
 export interface Config {
   port: number;

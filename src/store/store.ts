@@ -113,6 +113,8 @@ export interface Store {
   findRoomByKey(nameKey: string): Promise<RoomRecord | null>;
   /** Public rooms, by name. */
   listPublicRooms(): Promise<RoomRecord[]>;
+  /** Every room of every kind (administration). */
+  listAllRooms(): Promise<RoomRecord[]>;
   /** Every room the user is a member of (any kind), by name. */
   listUserRooms(userId: number): Promise<RoomRecord[]>;
   /**
