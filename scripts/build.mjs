@@ -13,8 +13,8 @@ await mkdir(path.join(out, 'web'), { recursive: true });
 
 await Promise.all([
   build({
-    entryPoints: [path.join(root, 'src/main.ts')],
-    outfile: path.join(out, 'server/main.js'),
+    entryPoints: [path.join(root, 'src/main.ts'), path.join(root, 'src/admin.ts')],
+    outdir: path.join(out, 'server'),
     bundle: true,
     platform: 'node',
     format: 'esm',

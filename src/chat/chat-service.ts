@@ -158,6 +158,9 @@ export class ChatService {
     const room = await this.readableRoom(p, roomId);
     if (room.kind === 'direct') throw new ConfabError('forbidden', 'Start a new conversation to add people');
     if (room.kind === 'private') this.requireOwner(p, room);
+    else if (p.userId === null || !(await this.store.isMember(room.id, p.userId))) {
+      throw new ConfabError('forbidden', 'Join the room before inviting people to it');
+    }
     const user = await this.store.getUser(userId);
     if (!user) throw new ConfabError('not_found', 'No such user');
     await this.store.addMember(room.id, user.id, Date.now());

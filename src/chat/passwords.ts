@@ -3,6 +3,7 @@
  * be raised later) and the password policy.
  */
 import argon2 from 'argon2';
+import { randomBytes } from 'node:crypto';
 import { ConfabError } from '../errors.js';
 import { COMMON_PASSWORDS } from './common-passwords.js';
 import { charCount } from './rules.js';
@@ -38,8 +39,12 @@ export function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, ARGON2_OPTIONS);
 }
 
-/** A hash of a random password: verified against when the user does not exist, so both cases take as long. */
-let dummyHash: Promise<string> | undefined;
+/**
+ * A hash of a random password, verified against when the user does not exist so that both cases take as long.
+ * Made when the module loads: made lazily, the first unknown-user sign-in would also pay for hashing it.
+ */
+const dummyHash: Promise<string> = argon2.hash(randomBytes(16).toString('hex'), ARGON2_OPTIONS);
+dummyHash.catch(() => {});
 
 /**
  * Checks a password against a stored hash, or against a dummy hash when there is no user, so that an unknown
@@ -47,7 +52,7 @@ let dummyHash: Promise<string> | undefined;
  */
 export async function verifyPassword(hash: string | null, password: string): Promise<boolean> {
   if (charCount(password) > MAX_PASSWORD_CHARS) return false;
-  const target = hash ?? (await (dummyHash ??= argon2.hash(`dummy-${Math.random()}`, ARGON2_OPTIONS)));
+  const target = hash ?? (await dummyHash);
   try {
     const ok = await argon2.verify(target, password);
     return ok && hash !== null;

@@ -177,6 +177,7 @@ export class SqliteStore implements Store {
       roomByKey: db.prepare<[string], RoomRow>('SELECT * FROM rooms WHERE name_key = ?'),
       roomByDirectKey: db.prepare<[string], RoomRow>('SELECT * FROM rooms WHERE direct_key = ?'),
       publicRooms: db.prepare<[], RoomRow>("SELECT * FROM rooms WHERE kind = 'public' ORDER BY name_key"),
+      allRooms: db.prepare<[], RoomRow>('SELECT * FROM rooms ORDER BY id'),
       userRooms: db.prepare<[number], RoomRow>(
         `SELECT ${ROOM_COLUMNS} FROM rooms r JOIN room_members m ON m.room_id = r.id WHERE m.user_id = ? ORDER BY r.name_key`,
       ),
@@ -316,6 +317,10 @@ export class SqliteStore implements Store {
 
   listPublicRooms(): Promise<RoomRecord[]> {
     return this.run(() => this.stmt.publicRooms.all().map(toRoom));
+  }
+
+  listAllRooms(): Promise<RoomRecord[]> {
+    return this.run(() => this.stmt.allRooms.all().map(toRoom));
   }
 
   listUserRooms(userId: number): Promise<RoomRecord[]> {

@@ -14,13 +14,38 @@ const roomId = z.number().int().positive();
 const seq = z.number().int().positive();
 const clientMsgId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 
-/** A room as `room_created` and the HTTP API show it. */
-export const roomSchema = z.strictObject({
-  id: roomId,
-  name: z.string().regex(/^[\p{L}\p{N}_-]{1,64}$/u),
-  createdAt: isoTime,
-  lastSeq: z.number().int().min(0),
+const userId = z.number().int().positive();
+
+/** A user as others see them (member lists, direct conversations, search). */
+export const userSchema = z.strictObject({
+  id: userId,
+  username: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$/),
+  displayName: z.string().min(1).max(32),
 });
+
+/**
+ * A room as `room_created`, `room_added` and the HTTP API show it. Public and private rooms have a room name;
+ * a direct conversation has a hidden name and lists its members so clients can name it after the other person.
+ */
+export const roomSchema = z
+  .strictObject({
+    id: roomId,
+    name: z.string().min(1),
+    kind: z.enum(['public', 'private', 'direct']),
+    ownerId: userId.nullable(),
+    createdAt: isoTime,
+    lastSeq: z.number().int().min(0),
+    members: z.array(userSchema).min(2).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.kind === 'direct') {
+      if (!r.members) ctx.addIssue({ code: 'custom', message: 'a direct conversation lists its members' });
+      if (r.ownerId !== null) ctx.addIssue({ code: 'custom', message: 'a direct conversation has no owner' });
+    } else {
+      if (r.members) ctx.addIssue({ code: 'custom', message: 'only direct conversations list members' });
+      if (!/^[\p{L}\p{N}_-]{1,64}$/u.test(r.name)) ctx.addIssue({ code: 'custom', message: 'room name rules' });
+    }
+  });
 
 /** The `message` frame, also the element of a `history` page. */
 export const messageSchema = z.strictObject({
@@ -28,6 +53,8 @@ export const messageSchema = z.strictObject({
   room: roomId,
   seq,
   id: z.number().int().positive(),
+  /** The author's account; null for a guest of the original endpoint. */
+  authorId: userId.nullable(),
   author: z.string().min(1),
   body: z.string().min(1),
   time: isoTime,
@@ -43,7 +70,10 @@ export const ERROR_CODES = [
   'empty_message',
   'too_long',
   'not_found',
+  'forbidden',
+  'rate_limited',
   'store_unavailable',
+  'shutting_down',
   'internal',
 ] as const;
 
@@ -52,7 +82,12 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('hello'),
     connectionId: z.string().min(1),
-    user: z.strictObject({ name: z.string().min(1).max(32) }),
+    user: z.strictObject({
+      id: userId.nullable(),
+      username: z.string().min(1).max(32),
+      displayName: z.string().min(1).max(32),
+      guest: z.boolean(),
+    }),
     limits: z.strictObject({
       maxMessageChars: z.number().int().positive(),
       maxFrameBytes: z.number().int().positive(),
@@ -63,6 +98,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('resumed'), id: requestId, rooms: z.array(roomId) }),
   z.strictObject({ type: z.literal('unsubscribed'), id: requestId, room: roomId }),
   z.strictObject({ type: z.literal('room_created'), room: roomSchema }),
+  z.strictObject({ type: z.literal('room_added'), room: roomSchema }),
+  z.strictObject({ type: z.literal('room_removed'), room: roomId }),
   z.strictObject({
     type: z.literal('ack'),
     clientMsgId,
@@ -80,14 +117,20 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     hasMore: z.boolean(),
   }),
   z.strictObject({ type: z.literal('pong'), id: requestId }),
-  z.strictObject({
-    type: z.literal('error'),
-    code: z.enum(ERROR_CODES),
-    message: z.string().min(1),
-    id: requestId,
-    clientMsgId: z.string().max(64).optional(),
-    room: z.number().int().optional(),
-  }),
+  z
+    .strictObject({
+      type: z.literal('error'),
+      code: z.enum(ERROR_CODES),
+      message: z.string().min(1),
+      id: requestId,
+      clientMsgId: z.string().max(64).optional(),
+      room: z.number().int().optional(),
+      /** With `rate_limited`: how long to wait before sending again. */
+      retryAfterMs: z.number().int().positive().optional(),
+    })
+    .refine((e) => e.retryAfterMs === undefined || e.code === 'rate_limited', {
+      message: 'retryAfterMs only on rate_limited',
+    }),
 ]);
 
 /** A frame of `/ws` as the server sends it. */

@@ -9,13 +9,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocket, type RawData } from 'ws';
-import type { z } from 'zod';
 import { loadConfig } from '../../src/config.js';
 import { startConfab, type RunningConfab } from '../../src/server.js';
+import { z } from 'zod';
 import {
   legacyFrameSchema,
   roomSchema,
   serverFrameSchema,
+  userSchema,
   type LegacyFrame,
   type ServerFrame,
 } from './frame-schemas.js';
@@ -255,30 +256,75 @@ export class LegacyClient extends FrameClient<LegacyFrame> {}
 /** Options of a temporary Confab. */
 export type TestEnv = Record<string, string>;
 
+/** The password every test account gets unless a test chooses another. */
+export const TEST_PASSWORD = 'Plenty-of-entropy-42';
+
+/** A signed-up account: its session cookie (`confab_session=...`) and the user as `/api/me` shows it. */
+export interface Account {
+  cookie: string;
+  user: z.infer<typeof meSchema>;
+  password: string;
+}
+
+/** Credentials for an HTTP call or a handshake: a cookie, a bearer secret, or nothing. */
+export type Credentials = { cookie: string } | { bearer: string } | null;
+
+/** An HTTP answer: status, decoded JSON body (null when empty) and headers. */
+export interface ApiReply {
+  status: number;
+  json: unknown;
+  headers: Headers;
+}
+
+export const meSchema = userSchema.extend({ isAdmin: z.boolean() });
+
+/** `confab_session=<value>` from a response's Set-Cookie, or null when it sets none (or clears it). */
+export function sessionCookieOf(headers: Headers): string | null {
+  for (const line of headers.getSetCookie()) {
+    const m = /^confab_session=([^;]*)/.exec(line);
+    if (m && m[1]) return `confab_session=${m[1]}`;
+  }
+  return null;
+}
+
+/** The `error` object of an API answer. */
+export function apiError(reply: ApiReply): { code: string; message: string; retryAfterMs?: number } {
+  const e = (reply.json as { error?: { code: string; message: string; retryAfterMs?: number } } | null)?.error;
+  if (!e) throw new assert.AssertionError({ message: `expected an error body, got ${reply.status} ${JSON.stringify(reply.json)}` });
+  return e;
+}
+
 /** A Confab on a temporary SQLite file, with its clients; `close()` stops everything and removes the file. */
 export class TestServer {
   private readonly clients: Array<{ close(): Promise<CloseInfo>; assertValid(): void }> = [];
   private clientCount = 0;
+  private readonly accounts = new Map<string, Promise<Account>>();
+  private addressCount = 0;
 
   private constructor(
     readonly confab: RunningConfab,
     readonly dir: string,
+    readonly env: TestEnv,
   ) {}
 
-  /** Starts Confab on port 0 with a fresh database; `env` overrides configuration variables. */
+  /**
+   * Starts Confab on port 0 with a fresh database; `env` overrides configuration variables. TRUST_PROXY is on
+   * by default so that each test account can sign up from its own address (`X-Forwarded-For`), as users behind
+   * a proxy do, instead of all of them hitting the per-address sign-up limit.
+   */
   static async start(env: TestEnv = {}): Promise<TestServer> {
     const dir = await mkdtemp(path.join(tmpdir(), 'confab-it-'));
+    const full = {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: `sqlite:${path.join(dir, 'confab.db')}`,
+      LOG_LEVEL: 'silent',
+      TRUST_PROXY: 'true',
+      ...env,
+    };
     try {
-      const confab = await startConfab(
-        loadConfig({
-          PORT: '0',
-          HOST: '127.0.0.1',
-          DATABASE_URL: `sqlite:${path.join(dir, 'confab.db')}`,
-          LOG_LEVEL: 'silent',
-          ...env,
-        }),
-      );
-      return new TestServer(confab, dir);
+      const confab = await startConfab(loadConfig(full));
+      return new TestServer(confab, dir, full);
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       throw err;
@@ -297,45 +343,175 @@ export class TestServer {
     return this.confab.url.replace(/^http/, 'ws');
   }
 
-  /** Opens a `/ws` client (display name `name` when given) and waits for its `hello`. */
-  async connect(name?: string): Promise<ChatClient> {
-    const label = name ?? `client${++this.clientCount}`;
-    const ws = new WebSocket(`${this.wsUrl}/ws${name !== undefined ? `?name=${encodeURIComponent(name)}` : ''}`);
-    const client = new ChatClient(ws, serverFrameSchema, label);
+  /** A fresh client address for X-Forwarded-For (only believed with TRUST_PROXY=true). */
+  nextAddress(): string {
+    const n = ++this.addressCount;
+    return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+  }
+
+  /**
+   * An HTTP call to the API. A state-changing call made with a cookie carries the server's own Origin unless
+   * `origin` says otherwise (null: no Origin header).
+   */
+  async api(
+    method: string,
+    urlPath: string,
+    opts: { as?: Credentials | Account; body?: unknown; rawBody?: string; contentType?: string; origin?: string | null; headers?: Record<string, string> } = {},
+  ): Promise<ApiReply> {
+    const headers: Record<string, string> = { ...opts.headers };
+    const as = opts.as ?? null;
+    if (as && 'cookie' in as) headers.cookie = as.cookie;
+    if (as && 'bearer' in as) headers.authorization = `Bearer ${as.bearer}`;
+    const origin = opts.origin === undefined ? (method === 'GET' ? null : this.url) : opts.origin;
+    if (origin !== null) headers.origin = origin;
+    let body: string | undefined;
+    if (opts.rawBody !== undefined) {
+      body = opts.rawBody;
+      headers['content-type'] = opts.contentType ?? 'application/json';
+    } else if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] = 'application/json';
+    }
+    const res = await fetch(`${this.url}${urlPath}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const text = await res.text();
+    return { status: res.status, json: text.length > 0 ? (JSON.parse(text) as unknown) : null, headers: res.headers };
+  }
+
+  /**
+   * POST /api/auth/signup from a fresh address; returns the account (fails unless 201 with a session cookie).
+   * `displayName` defaults to none (the server then shows the username).
+   */
+  async signUp(username: string, opts: { password?: string; displayName?: string } = {}): Promise<Account> {
+    const password = opts.password ?? TEST_PASSWORD;
+    const reply = await this.api('POST', '/api/auth/signup', {
+      body: { username, password, ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}) },
+      headers: { 'x-forwarded-for': this.nextAddress() },
+    });
+    assert.equal(reply.status, 201, `sign-up ${username}: ${JSON.stringify(reply.json)}`);
+    const cookie = sessionCookieOf(reply.headers);
+    assert.ok(cookie, 'sign-up sets the session cookie');
+    return { cookie, user: meSchema.parse((reply.json as { user: unknown }).user), password };
+  }
+
+  /** POST /api/auth/signin from a fresh address; returns the new session cookie (fails unless 200). */
+  async signIn(username: string, password = TEST_PASSWORD): Promise<Account> {
+    const reply = await this.api('POST', '/api/auth/signin', {
+      body: { username, password },
+      headers: { 'x-forwarded-for': this.nextAddress() },
+    });
+    assert.equal(reply.status, 200, `sign-in ${username}: ${JSON.stringify(reply.json)}`);
+    const cookie = sessionCookieOf(reply.headers);
+    assert.ok(cookie, 'sign-in sets the session cookie');
+    return { cookie, user: meSchema.parse((reply.json as { user: unknown }).user), password };
+  }
+
+  /**
+   * The account shown as `name` in this server's tests, signed up on first use: display name `name`, username
+   * derived from it (usernames are stricter and at least 3 characters).
+   */
+  user(name: string): Promise<Account> {
+    let account = this.accounts.get(name);
+    if (!account) {
+      const base = name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 24);
+      account = this.signUp(`u${this.accounts.size + 1}-${base}`.slice(0, 32), { displayName: name });
+      this.accounts.set(name, account);
+    }
+    return account;
+  }
+
+  /**
+   * Opens a `/ws` client and waits for its `hello`. `who`: an account, a display name (that test account, see
+   * `user`), or nothing (a new account). Sends the server's own Origin, as a browser on the app's page does.
+   */
+  async connect(who?: string | Account, opts: { origin?: string | null; label?: string } = {}): Promise<ChatClient> {
+    const n = ++this.clientCount;
+    const account = typeof who === 'object' ? who : await this.user(who ?? `client${n}`);
+    const label = opts.label ?? (typeof who === 'string' ? who : `${account.user.username}#${n}`);
+    const client = new ChatClient(this.openSocket('/ws', { cookie: account.cookie }, opts.origin), serverFrameSchema, label);
     this.clients.push(client);
-    await opened(ws);
+    await opened(client.ws);
     client.hello = expectFrame(await client.next((f) => f.type === 'hello'), 'hello');
     return client;
   }
 
-  /** Opens a client of the original endpoint for the room named `roomName`. */
-  async connectLegacy(roomName: string): Promise<LegacyClient> {
-    const ws = new WebSocket(`${this.wsUrl}/ws/chat/${encodeURIComponent(roomName)}/`);
+  /** Opens a `/ws` client with any credentials (a bearer token, say) and waits for its `hello`. */
+  async connectWith(credentials: Credentials, label = `client${++this.clientCount}`): Promise<ChatClient> {
+    const client = new ChatClient(this.openSocket('/ws', credentials), serverFrameSchema, label);
+    this.clients.push(client);
+    await opened(client.ws);
+    client.hello = expectFrame(await client.next((f) => f.type === 'hello'), 'hello');
+    return client;
+  }
+
+  /**
+   * Opens a client of the original endpoint for the room named `roomName`, signed in as `who` (an account or
+   * a test account's name), or anonymous with `null` (a guest, when ALLOW_GUESTS=true).
+   */
+  async connectLegacy(roomName: string, who: string | Account | null = 'legacy'): Promise<LegacyClient> {
+    const account = who === null ? null : typeof who === 'object' ? who : await this.user(who);
+    const ws = this.openSocket(`/ws/chat/${encodeURIComponent(roomName)}/`, account ? { cookie: account.cookie } : null);
     const client = new LegacyClient(ws, legacyFrameSchema, `legacy${++this.clientCount}`);
     this.clients.push(client);
     await opened(ws);
     return client;
   }
 
-  /** POST /api/rooms; returns the status and the decoded JSON body. */
-  async postRoom(body: string, contentType = 'application/json'): Promise<{ status: number; json: unknown }> {
-    const res = await fetch(`${this.url}/api/rooms`, { method: 'POST', headers: { 'content-type': contentType }, body });
-    return { status: res.status, json: await res.json() };
+  /**
+   * Attempts a handshake; resolves with 101 when it opened (then closed again) or with the HTTP status of the
+   * refusal.
+   */
+  handshakeStatus(urlPath: string, credentials: Credentials, origin?: string | null): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const ws = this.openSocket(urlPath, credentials, origin);
+      ws.on('error', () => {});
+      ws.once('open', () => {
+        ws.terminate();
+        resolve(101);
+      });
+      ws.once('unexpected-response', (req, res) => {
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      });
+      setTimeout(() => reject(new Error(`no answer to the upgrade of ${urlPath}`)), WAIT_MS).unref();
+    });
+  }
+
+  private openSocket(urlPath: string, credentials: Credentials, origin: string | null = this.url): WebSocket {
+    const headers: Record<string, string> = {};
+    if (credentials && 'cookie' in credentials) headers.cookie = credentials.cookie;
+    if (credentials && 'bearer' in credentials) headers.authorization = `Bearer ${credentials.bearer}`;
+    return new WebSocket(`${this.wsUrl}${urlPath}`, { headers, ...(origin !== null ? { origin } : {}) });
+  }
+
+  /** POST /api/rooms as `who` (default: the test account "owner"); returns the status and the decoded body. */
+  async postRoom(body: string, contentType = 'application/json', who: string | Account = 'owner'): Promise<{ status: number; json: unknown }> {
+    const account = typeof who === 'object' ? who : await this.user(who);
+    const reply = await this.api('POST', '/api/rooms', { as: account, rawBody: body, contentType });
+    return { status: reply.status, json: reply.json };
   }
 
   /** Creates a room through the HTTP API and returns it (fails unless the answer is 201). */
-  async createRoom(name: string): Promise<Room> {
-    const { status, json } = await this.postRoom(JSON.stringify({ name }));
+  async createRoom(name: string, opts: { private?: boolean; as?: string | Account } = {}): Promise<Room> {
+    const body = JSON.stringify({ name, ...(opts.private !== undefined ? { private: opts.private } : {}) });
+    const { status, json } = await this.postRoom(body, 'application/json', opts.as ?? 'owner');
     assert.equal(status, 201, `POST /api/rooms ${name}: ${JSON.stringify(json)}`);
     return roomSchema.parse((json as { room: unknown }).room);
   }
 
-  /** GET /api/rooms. */
-  async listRooms(): Promise<Room[]> {
-    const res = await fetch(`${this.url}/api/rooms`);
-    assert.equal(res.status, 200);
-    const json = (await res.json()) as { rooms: unknown[] };
-    return json.rooms.map((r) => roomSchema.parse(r));
+  /** GET /api/rooms/public: every public room. */
+  async listPublicRooms(): Promise<Room[]> {
+    return this.roomList('/api/rooms/public', await this.user('owner'));
+  }
+
+  /** GET /api/rooms as `who`: the rooms they are a member of. */
+  async listRooms(who: string | Account = 'owner'): Promise<Room[]> {
+    return this.roomList('/api/rooms', typeof who === 'object' ? who : await this.user(who));
+  }
+
+  private async roomList(urlPath: string, as: Account): Promise<Room[]> {
+    const reply = await this.api('GET', urlPath, { as });
+    assert.equal(reply.status, 200, `${urlPath}: ${JSON.stringify(reply.json)}`);
+    return (reply.json as { rooms: unknown[] }).rooms.map((r) => roomSchema.parse(r));
   }
 
   /** Closes every client, stops the server, removes the database, then fails if any frame broke the schema. */
@@ -348,10 +524,26 @@ export class TestServer {
 }
 
 /** Resolves when the WebSocket is open; rejects when the handshake is refused. */
-function opened(ws: WebSocket): Promise<void> {
+export function opened(ws: WebSocket): Promise<void> {
   return new Promise((resolve, reject) => {
     if (ws.readyState === WebSocket.OPEN) return resolve();
     ws.once('open', () => resolve());
     ws.once('error', reject);
   });
+}
+
+/**
+ * Signs up `username` on a Confab started outside TestServer (a child process, say) and returns its session
+ * cookie. Sends the server's own Origin, as the web client does.
+ */
+export async function signUpAt(baseUrl: string, username: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/api/auth/signup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: baseUrl },
+    body: JSON.stringify({ username, password: TEST_PASSWORD }),
+  });
+  assert.equal(res.status, 201, `sign-up ${username}: ${await res.clone().text()}`);
+  const cookie = sessionCookieOf(res.headers);
+  assert.ok(cookie, 'sign-up sets the session cookie');
+  return cookie;
 }

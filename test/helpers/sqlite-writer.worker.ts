@@ -8,6 +8,7 @@ const seqs: number[] = [];
 for (let i = 0; i < count; i++) {
   const { message } = await store.insertMessage({
     roomId,
+    authorId: null,
     author: tag,
     body: `${tag}-${i}`,
     clientMsgId: `${tag}-${i}`,

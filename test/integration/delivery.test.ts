@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
-import { WebSocket } from 'ws';
 import { roomSchema } from '../helpers/frame-schemas.js';
 import { expectFrame, TestServer, WAIT_MS, type ChatClient } from '../helpers/server.js';
 
 let server: TestServer;
 before(async () => {
-  server = await TestServer.start();
+  // Hundreds of messages per sender: no message rate limit here (accounts.test.ts tests it).
+  server = await TestServer.start({ MESSAGE_RATE_LIMIT: '1000000' });
 });
 after(() => server.close());
 
@@ -40,21 +40,9 @@ function assertSeqs(frames: Array<{ seq: number }>, from: number, to: number, wh
   );
 }
 
-/** Tries to open `path`; resolves with the HTTP status of a refused handshake, or 101 when it opened. */
-function upgradeStatus(path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${server.wsUrl}${path}`);
-    ws.on('error', () => {});
-    ws.once('open', () => {
-      ws.terminate();
-      resolve(101);
-    });
-    ws.once('unexpected-response', (req, res) => {
-      resolve(res.statusCode ?? 0);
-      req.destroy();
-    });
-    setTimeout(() => reject(new Error(`no answer to the upgrade of ${path}`)), WAIT_MS).unref();
-  });
+/** Tries to open `path` signed in; resolves with the HTTP status of a refused handshake, or 101 when it opened. */
+async function upgradeStatus(path: string): Promise<number> {
+  return server.handshakeStatus(path, { cookie: (await server.user('owner')).cookie });
 }
 
 test('seq is gapless and in order: 3 concurrent senders x 100, 2 subscribers get all 300 once, in seq order', async () => {
@@ -80,7 +68,10 @@ test('seq is gapless and in order: 3 concurrent senders x 100, 2 subscribers get
       assert.equal(m.id, ack.messageId);
       assert.equal(m.clientMsgId, ack.clientMsgId);
       assert.equal(m.body, ack.clientMsgId.replace('-', ' '));
-      assert.equal(m.author, `s${Number(ack.clientMsgId[1]) + 1}`);
+      const sender = senders[Number(ack.clientMsgId[1])]!;
+      assert.equal(m.author, sender.hello.user.displayName);
+      assert.equal(m.author, sender.label);
+      assert.equal(m.authorId, sender.hello.user.id);
     }
   }
   const stored = await watchers[0]!.allHistory(room.id);
@@ -104,6 +95,7 @@ test('a send retried with the same clientMsgId returns the same seq and messageI
 
   // A retry after reconnecting, on another connection, is the same message too.
   const reconnected = await server.connect('sender');
+  assert.equal(reconnected.hello.user.id, sender.hello.user.id, 'the same account');
   const third = await reconnected.post(room.id, 'once', 'retry-key');
   assert.equal(third.messageId, first.messageId);
 
@@ -239,12 +231,14 @@ test('the original endpoint and the new protocol talk to each other both ways', 
   const room = await server.createRoom('tutorial');
   const modern = await server.connect('ana');
   await modern.subscribe(room.id);
-  const old = await server.connectLegacy('tutorial');
-  const old2 = await server.connectLegacy('TUTORIAL'); // the same room: names ignore case
+  const tutor = await server.user('tutor');
+  const old = await server.connectLegacy('tutorial', tutor);
+  const old2 = await server.connectLegacy('TUTORIAL', 'another'); // the same room: names ignore case
 
   old.send({ message: 'from the tutorial page' });
   const [m] = await modern.waitForMessages(room.id, 1);
-  assert.equal(m!.author, 'guest');
+  assert.equal(m!.author, 'tutor', 'posted as the signed-in user');
+  assert.equal(m!.authorId, tutor.user.id);
   assert.equal(m!.body, 'from the tutorial page');
   assert.equal(m!.clientMsgId, undefined);
   for (const c of [old, old2]) {
@@ -260,7 +254,7 @@ test('the original endpoint and the new protocol talk to each other both ways', 
   assert.deepEqual(
     stored.map((s) => [s.seq, s.author, s.body]),
     [
-      [1, 'guest', 'from the tutorial page'],
+      [1, 'tutor', 'from the tutorial page'],
       [2, 'ana', 'Hello **tutorial** <b>verbatim</b>'],
     ],
   );
@@ -271,27 +265,30 @@ test('the original endpoint creates a missing room, and refuses an invalid room 
   const created = watcher.next((f) => f.type === 'room_created' && f.room.name === 'born_here');
   const old = await server.connectLegacy('born_here');
   const frame = expectFrame(await created, 'room_created');
-  const listed = (await server.listRooms()).find((r) => r.name === 'born_here');
-  assert.ok(listed, 'GET /api/rooms shows the room');
+  const listed = (await server.listPublicRooms()).find((r) => r.name === 'born_here');
+  assert.ok(listed, 'GET /api/rooms/public shows the room');
+  assert.equal(listed.kind, 'public');
+  assert.equal(listed.ownerId, (await server.user('legacy')).user.id, 'owned by who named it');
   assert.deepEqual(frame.room, listed);
 
   old.send({ message: 'first words' });
   assert.deepEqual(await old.next(), { message: 'first words' });
   assert.equal((await watcher.allHistory(listed.id)).length, 1, 'stored in the new room');
 
-  const before = await server.listRooms();
+  const before = await server.listPublicRooms();
   for (const bad of ['/ws/chat/has%20space/', '/ws/chat/semi%3Bcolon/', `/ws/chat/${'x'.repeat(65)}/`, '/ws/chat/%E0%A4%A/']) {
     assert.equal(await upgradeStatus(bad), 400, bad);
   }
-  assert.deepEqual(await server.listRooms(), before, 'no room was created');
+  assert.deepEqual(await server.listPublicRooms(), before, 'no room was created');
 });
 
-/** Sends an upgrade request by hand; resolves with the HTTP status of the (refused) answer. */
-function refusedUpgrade(path: string, headers: Record<string, string>, method = 'GET'): Promise<number> {
+/** Sends an upgrade request by hand, signed in; resolves with the HTTP status of the (refused) answer. */
+async function refusedUpgrade(path: string, headers: Record<string, string>, method = 'GET'): Promise<number> {
+  const { cookie } = await server.user('owner');
   return new Promise((resolve, reject) => {
     const req = http.request(`${server.url}${path}`, {
       method,
-      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', ...headers },
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', cookie, ...headers },
     });
     req.on('response', (res) => {
       res.resume();
@@ -311,10 +308,10 @@ test(
   'a refused handshake on the original endpoint creates no room',
   async () => {
     const watcher = await server.connect();
-    const before = await server.listRooms();
+    const before = await server.listPublicRooms();
     assert.equal(await refusedUpgrade('/ws/chat/ghost/', { 'Sec-WebSocket-Key': 'not-a-key' }), 400);
     assert.equal(await refusedUpgrade('/ws/chat/ghost2/', { 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' }, 'POST'), 405);
-    assert.deepEqual(await server.listRooms(), before, 'no room was created');
+    assert.deepEqual(await server.listPublicRooms(), before, 'no room was created');
     await watcher.request({ type: 'ping' });
     assert.ok(!watcher.frames.some((f) => f.type === 'room_created'), 'no room_created was announced');
   },
@@ -355,6 +352,8 @@ test('POST /api/rooms: 201, 409 room_exists ignoring case, 400 bad_room_name, 40
   const room = roomSchema.parse((res.json as { room: unknown }).room);
   assert.equal(room.name, 'Lobby');
   assert.equal(room.lastSeq, 0);
+  assert.equal(room.kind, 'public');
+  assert.equal(room.ownerId, (await server.user('owner')).user.id);
   for (const c of clients) {
     const frame = expectFrame(await c.next((f) => f.type === 'room_created' && f.room.id === room.id), 'room_created');
     assert.deepEqual(frame.room, room);
@@ -390,5 +389,6 @@ test('POST /api/rooms: 201, 409 room_exists ignoring case, 400 bad_room_name, 40
     const next = expectFrame(await c.next((f) => f.type === 'room_created'), 'room_created');
     assert.equal(next.room.name, 'after-the-refusals');
   }
-  assert.equal((await server.listRooms()).filter((r) => r.name.toLowerCase() === 'lobby').length, 1);
+  assert.equal((await server.listPublicRooms()).filter((r) => r.name.toLowerCase() === 'lobby').length, 1);
+  assert.ok((await server.listRooms('owner')).some((r) => r.id === room.id), "in its creator's sidebar");
 });

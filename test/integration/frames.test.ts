@@ -16,8 +16,11 @@ const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const OP = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
 
 let server: TestServer;
+/** The session cookie every hand-made handshake carries, so each test exercises what it names, not auth. */
+let cookie: string;
 before(async () => {
   server = await TestServer.start();
+  cookie = (await server.user('raw')).cookie;
 });
 after(() => server.close());
 
@@ -201,6 +204,7 @@ function handshake(path: string, overrides: Record<string, string | null> = {}, 
     Connection: 'Upgrade',
     'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
     'Sec-WebSocket-Version': '13',
+    Cookie: cookie,
     ...overrides,
   };
   return [`${method} ${path} HTTP/1.1`, ...Object.entries(headers).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${v}`)];

@@ -10,13 +10,14 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { signUpAt } from '../helpers/server.js';
 
 const dir = await mkdtemp(path.join(tmpdir(), 'confab-stop-'));
 after(() => rm(dir, { recursive: true, force: true }));
 
 function startChild(dbFile: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${dbFile}`, LOG_LEVEL: 'info' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${dbFile}`, LOG_LEVEL: 'info', MESSAGE_RATE_LIMIT: '1000000' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = new Promise<string>((resolve, reject) => {
@@ -36,9 +37,10 @@ test('SIGTERM: acknowledged messages are all stored once, sockets close with 100
   const dbFile = path.join(dir, 'confab.db');
   const { child, url, exited } = startChild(dbFile);
   const base = await url;
+  const cookie = await signUpAt(base, 'drainer');
   const res = await fetch(`${base}/api/rooms`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', origin: base, cookie },
     body: JSON.stringify({ name: 'drain' }),
   });
   const { room } = (await res.json()) as { room: { id: number } };
@@ -46,8 +48,8 @@ test('SIGTERM: acknowledged messages are all stored once, sockets close with 100
   const acked = new Set<string>();
   const closes: number[] = [];
   const clients = await Promise.all(
-    [0, 1, 2].map(async (c) => {
-      const ws = new WebSocket(`${base.replace('http', 'ws')}/ws?name=c${c}`);
+    [0, 1, 2].map(async () => {
+      const ws = new WebSocket(`${base.replace('http', 'ws')}/ws`, { headers: { cookie } });
       ws.on('message', (data) => {
         const f = JSON.parse(data.toString()) as { type: string; clientMsgId?: string };
         if (f.type === 'ack') acked.add(f.clientMsgId!);

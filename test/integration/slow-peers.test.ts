@@ -11,6 +11,7 @@ import { after, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { loadConfig } from '../../src/config.js';
 import { startConfab } from '../../src/server.js';
+import { signUpAt } from '../helpers/server.js';
 
 const dir = await mkdtemp(path.join(tmpdir(), 'confab-slow-'));
 // A small send buffer for the slow reader; the default (long) heartbeat so that test sees only the buffer bound.
@@ -20,8 +21,11 @@ const confab = await startConfab(
     DATABASE_URL: `sqlite:${path.join(dir, 'c.db')}`,
     LOG_LEVEL: 'silent',
     MAX_BUFFERED_BYTES: String(64 * 1024),
+    // The sender floods on purpose: no message rate limit here (accounts.test.ts tests it).
+    MESSAGE_RATE_LIMIT: '1000000',
   }),
 );
+const cookie = await signUpAt(confab.url, 'firehose');
 // A fast heartbeat for the vanished peer.
 const beating = await startConfab(
   loadConfig({
@@ -37,8 +41,8 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function open(query = ''): Promise<{ ws: WebSocket; frames: Array<Record<string, unknown>> }> {
-  const ws = new WebSocket(`${confab.url.replace('http', 'ws')}/ws${query}`);
+async function open(): Promise<{ ws: WebSocket; frames: Array<Record<string, unknown>> }> {
+  const ws = new WebSocket(`${confab.url.replace('http', 'ws')}/ws`, { headers: { cookie } });
   const frames: Array<Record<string, unknown>> = [];
   ws.on('message', (d) => frames.push(JSON.parse(d.toString()) as Record<string, unknown>));
   await new Promise((r) => ws.once('open', r));
@@ -48,7 +52,7 @@ async function open(query = ''): Promise<{ ws: WebSocket; frames: Array<Record<s
 test('a client that stops reading is closed with 1013, then resumes and gets every message once', async () => {
   const res = await fetch(`${confab.url}/api/rooms`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', origin: confab.url, cookie },
     body: JSON.stringify({ name: 'firehose' }),
   });
   const { room } = (await res.json()) as { room: { id: number } };
@@ -94,11 +98,12 @@ test('a client that stops reading is closed with 1013, then resumes and gets eve
 
 test('a peer that never answers pings is cut within two heartbeat intervals', async () => {
   const { port } = new URL(beating.url);
+  const beatingCookie = await signUpAt(beating.url, 'vanishing');
   const socket = net.connect(Number(port), '127.0.0.1');
   await new Promise((r) => socket.once('connect', r));
   socket.write(
     'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nCookie: ${beatingCookie}\r\n\r\n`,
   );
   let head = '';
   await new Promise<void>((r) =>

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Store } from '../../src/store/store.js';
+import type { NewRoom, Store, UserRecord } from '../../src/store/store.js';
 import { StoreConflictError } from '../../src/store/store.js';
 
 export function storeContract(name: string, open: () => Promise<Store>): void {
@@ -18,24 +18,222 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     });
 
     let roomCounter = 0;
-    const newRoom = async () => {
+    const room = (name: string, extra: Partial<NewRoom> = {}): NewRoom => ({
+      name,
+      nameKey: name.toLowerCase(),
+      kind: 'public',
+      ownerId: null,
+      createdAt: Date.now(),
+      ...extra,
+    });
+    const newRoom = async (extra: Partial<NewRoom> = {}) => {
       const n = `room-${++roomCounter}-${Math.random().toString(36).slice(2, 8)}`;
-      return store.createRoom(n, n.toLowerCase(), Date.now());
+      return store.createRoom(room(n, extra));
+    };
+    let userCounter = 0;
+    const newUser = (prefix = 'user', displayName?: string): Promise<UserRecord> => {
+      const username = `${prefix}${++userCounter}`;
+      return store.createUser({
+        username,
+        usernameKey: username.toLowerCase(),
+        displayName: displayName ?? username,
+        passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g',
+        createdAt: 1000 + userCounter,
+      });
     };
     const send = (roomId: number, i: number, clientMsgId: string | null = null) =>
-      store.insertMessage({ roomId, author: 'ana', body: `m${i}`, clientMsgId, createdAt: Date.now() });
+      store.insertMessage({ roomId, authorId: null, author: 'ana', body: `m${i}`, clientMsgId, createdAt: Date.now() });
 
-    test('rooms: create, get, find by key, list; duplicate key is a conflict', async () => {
-      const room = await store.createRoom('General', 'general', 1000);
-      assert.equal(room.name, 'General');
-      assert.equal(room.lastSeq, 0);
-      assert.equal(room.createdAt, 1000);
-      assert.deepEqual(await store.getRoom(room.id), room);
-      assert.deepEqual(await store.findRoomByKey('general'), room);
+    test('rooms: create, get, find by key, list public; duplicate key is a conflict', async () => {
+      const r = await store.createRoom(room('General', { createdAt: 1000 }));
+      assert.equal(r.name, 'General');
+      assert.equal(r.kind, 'public');
+      assert.equal(r.ownerId, null);
+      assert.equal(r.lastSeq, 0);
+      assert.equal(r.createdAt, 1000);
+      assert.deepEqual(await store.getRoom(r.id), r);
+      assert.deepEqual(await store.findRoomByKey('general'), r);
       assert.equal(await store.findRoomByKey('nope'), null);
       assert.equal(await store.getRoom(999_999), null);
-      await assert.rejects(store.createRoom('GENERAL', 'general', 2000), StoreConflictError);
-      assert.ok((await store.listRooms()).some((r) => r.id === room.id));
+      await assert.rejects(store.createRoom(room('GENERAL', { nameKey: 'general' })), StoreConflictError);
+      assert.ok((await store.listPublicRooms()).some((x) => x.id === r.id));
+    });
+
+    test('rooms: an owned room has its owner as first member; private rooms are not listed as public', async () => {
+      const owner = await newUser('owner');
+      const priv = await newRoom({ kind: 'private', ownerId: owner.id });
+      assert.equal(priv.kind, 'private');
+      assert.equal(priv.ownerId, owner.id);
+      assert.equal(await store.isMember(priv.id, owner.id), true);
+      assert.deepEqual(
+        (await store.listMembers(priv.id)).map((m) => m.userId),
+        [owner.id],
+      );
+      assert.ok(!(await store.listPublicRooms()).some((x) => x.id === priv.id), 'private rooms are not public');
+      const other = await newUser();
+      await store.setRoomOwner(priv.id, other.id);
+      assert.equal((await store.getRoom(priv.id))!.ownerId, other.id);
+    });
+
+    test('members: add is idempotent, remove says whether they were one, list carries names, by username', async () => {
+      const r = await newRoom();
+      const bea = await newUser('bea', 'Bea B');
+      const al = await newUser('al', 'Al A');
+      assert.equal(await store.isMember(r.id, bea.id), false);
+      await store.addMember(r.id, bea.id, 10);
+      await store.addMember(r.id, bea.id, 20);
+      await store.addMember(r.id, al.id, 30);
+      assert.equal(await store.isMember(r.id, bea.id), true);
+      const members = await store.listMembers(r.id);
+      assert.deepEqual(members, [
+        { userId: al.id, username: al.username, displayName: 'Al A', joinedAt: 30 },
+        { userId: bea.id, username: bea.username, displayName: 'Bea B', joinedAt: 10 },
+      ]);
+      assert.equal(await store.removeMember(r.id, bea.id), true);
+      assert.equal(await store.removeMember(r.id, bea.id), false);
+      assert.equal(await store.isMember(r.id, bea.id), false);
+      assert.deepEqual((await store.listMembers(r.id)).map((m) => m.userId), [al.id]);
+    });
+
+    test('listUserRooms: exactly the rooms the user is a member of, every kind', async () => {
+      const me = await newUser('me');
+      const other = await newUser('other');
+      const pub = await newRoom();
+      const notMine = await newRoom();
+      const priv = await newRoom({ kind: 'private', ownerId: me.id });
+      const othersPrivate = await newRoom({ kind: 'private', ownerId: other.id });
+      await store.addMember(pub.id, me.id, 1);
+      await store.addMember(notMine.id, other.id, 1);
+      const dm = await store.findOrCreateDirect([me.id, other.id], 5);
+      const ids = (await store.listUserRooms(me.id)).map((r) => r.id).sort((a, b) => a - b);
+      assert.deepEqual(ids, [pub.id, priv.id, dm.id].sort((a, b) => a - b));
+      const theirs = (await store.listUserRooms(other.id)).map((r) => r.id).sort((a, b) => a - b);
+      assert.deepEqual(theirs, [notMine.id, othersPrivate.id, dm.id].sort((a, b) => a - b));
+      await store.removeMember(pub.id, me.id);
+      assert.ok(!(await store.listUserRooms(me.id)).some((r) => r.id === pub.id));
+    });
+
+    test('findOrCreateDirect: one room per set of users, whatever the order; members are exactly the set', async () => {
+      const [a, b, c] = [await newUser(), await newUser(), await newUser()];
+      const ab = await store.findOrCreateDirect([a.id, b.id], 100);
+      assert.equal(ab.kind, 'direct');
+      assert.equal(ab.ownerId, null);
+      assert.deepEqual(await store.findOrCreateDirect([b.id, a.id], 200), ab, 'the other side gets the same room');
+      assert.deepEqual(await store.findOrCreateDirect([a.id, b.id, a.id], 300), ab, 'duplicates ignored');
+      assert.deepEqual(
+        (await store.listMembers(ab.id)).map((m) => m.userId).sort((x, y) => x - y),
+        [a.id, b.id].sort((x, y) => x - y),
+      );
+      const abc = await store.findOrCreateDirect([c.id, a.id, b.id], 400);
+      assert.notEqual(abc.id, ab.id, 'another set is another conversation');
+      assert.deepEqual(await store.findOrCreateDirect([b.id, c.id, a.id], 500), abc);
+      const bc = await store.findOrCreateDirect([b.id, c.id], 600);
+      assert.ok(![ab.id, abc.id].includes(bc.id));
+      assert.ok(!(await store.listPublicRooms()).some((r) => [ab.id, abc.id, bc.id].includes(r.id)), 'never public');
+      // Concurrent calls on one connection, from both sides, still give one room.
+      const [d, e] = [await newUser(), await newUser()];
+      const rooms = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.findOrCreateDirect(i % 2 ? [d.id, e.id] : [e.id, d.id], i)),
+      );
+      assert.equal(new Set(rooms.map((r) => r.id)).size, 1);
+    });
+
+    test('users: create, get, find by case-folded key; duplicate key is a conflict; admin flag; password hash', async () => {
+      const u = await store.createUser({
+        username: 'Zoe_Q',
+        usernameKey: 'zoe_q',
+        displayName: 'Zoë Q',
+        passwordHash: 'phc-1',
+        createdAt: 42,
+      });
+      assert.deepEqual(u, {
+        id: u.id,
+        username: 'Zoe_Q',
+        displayName: 'Zoë Q',
+        passwordHash: 'phc-1',
+        isAdmin: false,
+        createdAt: 42,
+      });
+      assert.deepEqual(await store.getUser(u.id), u);
+      assert.deepEqual(await store.findUserByKey('zoe_q'), u);
+      assert.equal(await store.findUserByKey('Zoe_Q'), null, 'the caller folds the key');
+      assert.equal(await store.getUser(999_999), null);
+      await assert.rejects(
+        store.createUser({ username: 'ZOE_Q', usernameKey: 'zoe_q', displayName: 'x', passwordHash: 'p', createdAt: 1 }),
+        StoreConflictError,
+      );
+      await store.setAdmin(u.id, true);
+      assert.equal((await store.getUser(u.id))!.isAdmin, true);
+      await store.setAdmin(u.id, false);
+      assert.equal((await store.getUser(u.id))!.isAdmin, false);
+      await store.setPasswordHash(u.id, 'phc-2');
+      assert.equal((await store.getUser(u.id))!.passwordHash, 'phc-2');
+      assert.ok((await store.listUsers()).some((x) => x.id === u.id));
+    });
+
+    test('searchUsers: prefix of username or display name, case-folded, limited; % and _ are literal', async () => {
+      const mk = (username: string, displayName = username) =>
+        store.createUser({ username, usernameKey: username.toLowerCase(), displayName, passwordHash: 'p', createdAt: 1 });
+      const under = await mk('srch_one');
+      const plain = await mk('srchxone');
+      const pct = await mk('srch%two');
+      const shown = await mk('zzz-other', 'Searchable Sam');
+      const names = async (q: string, limit = 20) => (await store.searchUsers(q, limit)).map((u) => u.username);
+      assert.deepEqual(await names('SRCH'), ['srch%two', 'srch_one', 'srchxone'].sort());
+      assert.deepEqual(await names('srch_'), [under.username], '_ matches only itself, not any character');
+      assert.deepEqual(await names('srch%'), [pct.username], '% matches only itself, not anything');
+      assert.deepEqual(await names('%'), [], 'a lone % is not a wildcard');
+      assert.deepEqual(await names('_'), [], 'a lone _ is not a wildcard');
+      assert.deepEqual(await names('srchx'), [plain.username]);
+      assert.deepEqual(await names('searchable'), [shown.username], 'display names are searched too');
+      assert.deepEqual(await names('rch'), [], 'a prefix, not a substring');
+      assert.equal((await names('srch', 2)).length, 2, 'limit applies');
+      assert.deepEqual(await names('srch\\'), [], 'a backslash is literal too');
+    });
+
+    test('sessions: found by hash until expiry, extended, deleted one by one or all of a user', async () => {
+      const u = await newUser();
+      const other = await newUser();
+      const s1 = await store.createSession('hash-1', u.id, 100, 1000);
+      assert.deepEqual(s1, { id: s1.id, userId: u.id, createdAt: 100, expiresAt: 1000 });
+      assert.deepEqual(await store.findSession('hash-1', 999), s1);
+      assert.equal(await store.findSession('hash-1', 1000), null, 'expired at expiresAt');
+      assert.equal(await store.findSession('hash-1', 5000), null);
+      assert.equal(await store.findSession('unknown', 0), null);
+      await store.extendSession(s1.id, 6000);
+      assert.equal((await store.findSession('hash-1', 5000))?.expiresAt, 6000, 'extended');
+      await assert.rejects(store.createSession('hash-1', u.id, 1, 2), StoreConflictError, 'token hashes are unique');
+
+      await store.deleteSession(s1.id);
+      assert.equal(await store.findSession('hash-1', 0), null, 'deleted');
+      const s2 = await store.createSession('hash-2', u.id, 1, 10_000);
+      const s3 = await store.createSession('hash-3', u.id, 1, 10_000);
+      const kept = await store.createSession('hash-4', other.id, 1, 10_000);
+      assert.deepEqual((await store.deleteUserSessions(u.id)).sort((a, b) => a - b), [s2.id, s3.id].sort((a, b) => a - b));
+      assert.equal(await store.findSession('hash-2', 0), null);
+      assert.equal(await store.findSession('hash-3', 0), null);
+      assert.deepEqual(await store.findSession('hash-4', 0), kept, "another user's session is untouched");
+      assert.deepEqual(await store.deleteUserSessions(u.id), [], 'nothing left');
+    });
+
+    test('API tokens: create, find by hash, list per user, touch, delete only by the owner', async () => {
+      const u = await newUser();
+      const other = await newUser();
+      const t1 = await store.createApiToken('tok-1', u.id, 'bot', 50);
+      assert.deepEqual(t1, { id: t1.id, userId: u.id, name: 'bot', createdAt: 50, lastUsedAt: null });
+      const t2 = await store.createApiToken('tok-2', u.id, 'script', 60);
+      await store.createApiToken('tok-3', other.id, 'theirs', 70);
+      assert.deepEqual(await store.findApiToken('tok-1'), t1);
+      assert.equal(await store.findApiToken('nope'), null);
+      assert.deepEqual(await store.listApiTokens(u.id), [t1, t2]);
+      await store.touchApiToken(t1.id, 99);
+      assert.equal((await store.findApiToken('tok-1'))?.lastUsedAt, 99);
+      assert.equal(await store.deleteApiToken(other.id, t1.id), false, "another user cannot delete it");
+      assert.ok(await store.findApiToken('tok-1'));
+      assert.equal(await store.deleteApiToken(u.id, t1.id), true);
+      assert.equal(await store.deleteApiToken(u.id, t1.id), false);
+      assert.equal(await store.findApiToken('tok-1'), null);
+      assert.deepEqual((await store.listApiTokens(u.id)).map((t) => t.id), [t2.id]);
     });
 
     test('migrate is idempotent', async () => {
@@ -91,8 +289,10 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     test('stored fields come back as written', async () => {
       const room = await newRoom();
       const body = 'multi\nline <b>not html</b> 🎉 \u202e';
+      const ana = await newUser('ana', 'Ana María');
       const { message } = await store.insertMessage({
         roomId: room.id,
+        authorId: ana.id,
         author: 'Ana María',
         body,
         clientMsgId: 'k1',
@@ -102,6 +302,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.deepEqual(read, message);
       assert.equal(read!.body, body);
       assert.equal(read!.author, 'Ana María');
+      assert.equal(read!.authorId, ana.id);
       assert.equal(read!.createdAt, 1_700_000_000_123);
       assert.equal(read!.clientMsgId, 'k1');
     });

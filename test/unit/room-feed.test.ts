@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { ChatService } from '../../src/chat/chat-service.js';
+import { guestPrincipal } from '../../src/chat/principal.js';
+import { RateLimits } from '../../src/chat/rate-limits.js';
 import { MemoryLayer } from '../../src/layer/memory-layer.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { MessageRecord } from '../../src/store/store.js';
@@ -14,8 +16,14 @@ import { RoomFeed, REPLAY_PAGE_SIZE } from '../../src/ws/room-feed.js';
 
 async function setup() {
   const store = new SqliteStore(':memory:');
-  const chat = new ChatService(store, new MemoryLayer(), { maxMessageChars: 100 }, pino({ level: 'silent' }));
-  const room = await chat.createRoom('feed');
+  const chat = new ChatService(
+    store,
+    new MemoryLayer(),
+    { maxMessageChars: 100 },
+    new RateLimits(1_000_000, 10_000),
+    pino({ level: 'silent' }),
+  );
+  const room = await chat.createRoom(guestPrincipal('test'), 'feed');
   const seen: number[] = [];
   const failures: unknown[] = [];
   const feed = new RoomFeed(room.id, chat, {
@@ -29,7 +37,7 @@ async function setup() {
   const storeOnly = async (n: number) => {
     const out: MessageRecord[] = [];
     for (let i = 0; i < n; i++) {
-      out.push((await store.insertMessage({ roomId: room.id, author: 'a', body: 'x', clientMsgId: null, createdAt: 1 })).message);
+      out.push((await store.insertMessage({ roomId: room.id, authorId: null, author: 'a', body: 'x', clientMsgId: null, createdAt: 1 })).message);
     }
     return out;
   };

@@ -1,0 +1,83 @@
+/** `npm run admin`: the account administration tool, run as a real process against a real SQLite file. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { verifyPassword } from '../../src/chat/passwords.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+
+const dir = await mkdtemp(path.join(tmpdir(), 'confab-admin-'));
+const db = path.join(dir, 'confab.db');
+after(() => rm(dir, { recursive: true, force: true }));
+
+function admin(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/admin.ts', ...args], {
+    env: { ...process.env, DATABASE_URL: `sqlite:${db}`, LOG_LEVEL: 'silent' },
+    input: input ?? '',
+    encoding: 'utf8',
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+async function user(name: string) {
+  const store = new SqliteStore(db);
+  try {
+    return await store.findUserByKey(name);
+  } finally {
+    await store.close();
+  }
+}
+
+test('create-user with a generated password prints it once, and it signs in', async () => {
+  const r = admin(['create-user', 'Root', '--admin', '--display-name', 'The Root']);
+  assert.equal(r.code, 0, r.err);
+  const password = /password \(shown once\): (\S+)/.exec(r.out)?.[1];
+  assert.ok(password && password.length >= 20);
+  const u = await user('root');
+  assert.equal(u?.username, 'Root');
+  assert.equal(u?.displayName, 'The Root');
+  assert.equal(u?.isAdmin, true);
+  assert.match(u!.passwordHash, /^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+  assert.equal(await verifyPassword(u!.passwordHash, password!), true);
+});
+
+test('create-user from stdin applies the password policy and username rules', async () => {
+  assert.equal(admin(['create-user', 'ben', '--password-stdin'], 'long enough secret\n').code, 0);
+  assert.equal(await verifyPassword((await user('ben'))!.passwordHash, 'long enough secret'), true);
+  const weak = admin(['create-user', 'cam', '--password-stdin'], 'password\n');
+  assert.equal(weak.code, 1);
+  assert.match(weak.err, /at least 8|most common/);
+  assert.equal(await user('cam'), null);
+  const taken = admin(['create-user', 'BEN', '--password-stdin'], 'long enough secret\n');
+  assert.equal(taken.code, 1);
+  assert.match(taken.err, /taken/);
+  const bad = admin(['create-user', 'no spaces allowed', '--password-stdin'], 'long enough secret\n');
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /Username may contain only/);
+});
+
+test('make-admin, unmake-admin, reset-password, list-users, list-rooms; unknown names are clear errors', async () => {
+  assert.equal(admin(['make-admin', 'ben']).code, 0);
+  assert.equal((await user('ben'))?.isAdmin, true);
+  assert.equal(admin(['unmake-admin', 'ben']).code, 0);
+  assert.equal((await user('ben'))?.isAdmin, false);
+
+  const reset = admin(['reset-password', 'ben', '--password-stdin'], 'a brand new secret\n');
+  assert.equal(reset.code, 0, reset.err);
+  assert.equal(await verifyPassword((await user('ben'))!.passwordHash, 'a brand new secret'), true);
+
+  const list = admin(['list-users']);
+  assert.equal(list.code, 0);
+  assert.match(list.out, /\tRoot\tThe Root\tadmin\t/);
+  assert.match(list.out, /\tben\tben\t\t/);
+  assert.equal(admin(['list-rooms']).code, 0);
+
+  const missing = admin(['make-admin', 'nobody']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /No user "nobody"/);
+  const unknown = admin(['frobnicate']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /unknown command/);
+});
