@@ -58,35 +58,36 @@ export class PrivateRedis {
  */
 export class CuttableProxy {
   private readonly sockets = new Set<net.Socket>();
+  private readonly server: net.Server;
   private silent = false;
+  port = 0;
 
-  private constructor(
-    private readonly server: net.Server,
-    readonly port: number,
-  ) {}
+  private constructor(private readonly targetPort: number) {
+    this.server = net.createServer((client) => this.relay(client));
+  }
 
   static async create(targetPort: number): Promise<CuttableProxy> {
-    const port = await freePort();
-    let proxy: CuttableProxy;
-    const server = net.createServer((client) => {
-      const upstream = net.connect(targetPort, '127.0.0.1');
-      for (const s of [client, upstream]) {
-        proxy.sockets.add(s);
-        s.on('close', () => proxy.sockets.delete(s));
-        s.on('error', () => s.destroy());
-      }
-      client.on('data', (d: Buffer) => {
-        if (!proxy.silent) upstream.write(d);
-      });
-      upstream.on('data', (d: Buffer) => {
-        if (!proxy.silent) client.write(d);
-      });
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    proxy = new CuttableProxy(server, port);
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    const proxy = new CuttableProxy(targetPort);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    proxy.port = (proxy.server.address() as net.AddressInfo).port;
     return proxy;
+  }
+
+  private relay(client: net.Socket): void {
+    const upstream = net.connect(this.targetPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+      s.on('error', () => s.destroy());
+    }
+    client.on('data', (d: Buffer) => {
+      if (!this.silent) upstream.write(d);
+    });
+    upstream.on('data', (d: Buffer) => {
+      if (!this.silent) client.write(d);
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
   }
 
   get url(): string {

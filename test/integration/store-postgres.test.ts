@@ -72,3 +72,9 @@ test('PostgreSQL: a stopped server makes the store unavailable, and it answers a
     server.destroy();
   }
 });
+
+test('the two stores\' migrations are kept in step: the same versions', async () => {
+  const { POSTGRES_MIGRATIONS } = await import('../../src/store/postgres-migrations.js');
+  const { SQLITE_MIGRATIONS } = await import('../../src/store/sqlite-migrations.js');
+  assert.equal(POSTGRES_MIGRATIONS.length, SQLITE_MIGRATIONS.length);
+});

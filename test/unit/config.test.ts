@@ -21,6 +21,14 @@ test('values from the environment are parsed; empty strings mean unset', () => {
   assert.equal(c.logLevel, 'info');
 });
 
+test('PostgreSQL and Redis are chosen by URL', () => {
+  const c = loadConfig({ DATABASE_URL: 'postgres://u@db:5432/chat', REDIS_URL: 'redis://cache:6379' });
+  assert.deepEqual(c.database, { kind: 'postgres', url: 'postgres://u@db:5432/chat' });
+  assert.equal(c.redisUrl, 'redis://cache:6379');
+  assert.equal(loadConfig({}).redisUrl, null);
+  assert.throws(() => loadConfig({ REDIS_URL: 'http://cache' }), /REDIS_URL/);
+});
+
 test('a bad value stops the start with a message naming the variable', () => {
   for (const [name, value] of [
     ['PORT', 'eighty'],
