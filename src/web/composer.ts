@@ -44,10 +44,13 @@ export class Composer {
     this.refresh();
   }
 
-  /** Names the room in the label and placeholder, and focuses the input on devices with a real keyboard. */
-  setRoom(roomName: string, focus: boolean): void {
-    this.label.textContent = `Message #${roomName}`;
-    this.input.placeholder = `Message #${roomName}`;
+  /**
+   * Names the room (`#name`, or the people of a conversation) in the label and placeholder, and focuses the
+   * input on devices with a real keyboard.
+   */
+  setRoom(title: string, focus: boolean): void {
+    this.label.textContent = `Message ${title}`;
+    this.input.placeholder = `Message ${title}`;
     if (focus) this.input.focus({ preventScroll: true });
   }
 

@@ -25,7 +25,18 @@ export interface ConnectionEvents {
   /** The socket that was ready is gone; requests in flight on it will never be answered. */
   onLost(): void;
   onState(state: ConnectionState): void;
+  /**
+   * The server closed the socket because its credential was revoked (signed out, token revoked). Nothing
+   * reconnects by itself: the app either goes to sign-in or, when the browser holds a newer session (after a
+   * password change), calls `reconnectNow`.
+   */
+  onSignedOut(): void;
+  /** An attempt failed before `hello` (`failures` in a row): the app may check whether the session expired. */
+  onAttemptFailed?(failures: number): void;
 }
+
+/** Close reasons of code 1008 that mean the credential is gone: reconnecting cannot help. */
+const SIGNED_OUT_REASONS: ReadonlySet<string> = new Set(['signed out', 'token revoked']);
 
 /** A self-healing WebSocket connection. */
 export class Connection {
@@ -39,6 +50,7 @@ export class Connection {
   private stableTimer: ReturnType<typeof setTimeout> | undefined;
   private pings = 0;
   private currentState: ConnectionState = 'connecting';
+  private stopped = false;
 
   constructor(
     private readonly urlFor: () => string,
@@ -71,8 +83,17 @@ export class Connection {
     return true;
   }
 
-  /** Drops the current socket and connects again at once (e.g. after a name change, or the network returned). */
+  /** Closes the socket for good (signed out); nothing reconnects afterwards. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.drop();
+  }
+
+  /** Drops the current socket and connects again at once (e.g. the network returned). */
   reconnectNow(): void {
+    if (this.stopped) return;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     if (this.drop()) this.events.onLost();
@@ -81,6 +102,7 @@ export class Connection {
   }
 
   private open(): void {
+    if (this.stopped) return;
     this.setState(this.everConnected || this.failures > 0 ? this.waitingOrTrying(true) : 'connecting');
     let socket: WebSocket;
     try {
@@ -92,8 +114,15 @@ export class Connection {
     this.socket = socket;
     socket.onmessage = (event) => this.onMessage(socket, event);
     // `error` is always followed by `close`; the retry is scheduled there only.
-    socket.onclose = () => {
-      if (this.socket === socket) this.lost();
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      if (event.code === 1008 && SIGNED_OUT_REASONS.has(event.reason)) {
+        if (this.drop()) this.events.onLost();
+        this.setState('reconnecting');
+        this.events.onSignedOut();
+        return;
+      }
+      this.lost();
     };
   }
 
@@ -126,6 +155,7 @@ export class Connection {
     const wasReady = this.drop();
     if (wasReady) this.events.onLost();
     this.failures += wasReady ? 0 : 1;
+    if (!wasReady) this.events.onAttemptFailed?.(this.failures);
     this.scheduleRetry();
   }
 
@@ -150,6 +180,7 @@ export class Connection {
 
   private scheduleRetry(): void {
     clearTimeout(this.retryTimer);
+    if (this.stopped) return;
     // Close codes 1001 (restart), 1011 and 1013 all mean "come back later"; the protocol errors (1002, 1007,
     // 1008, 1009) would be client bugs, and a person is still better served by retrying than by a dead page.
     const delay = backoffDelay(this.failures);

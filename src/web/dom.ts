@@ -22,6 +22,14 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, options: ElOpt
   return node;
 }
 
+/** Closes a `<dialog>` when its close button ([data-close]) is pressed or a click lands outside its box. */
+export function wireDialog(dialog: HTMLDialogElement): void {
+  for (const b of dialog.querySelectorAll('[data-close]')) b.addEventListener('click', () => dialog.close());
+  dialog.addEventListener('click', (event) => {
+    if (event.target === dialog) dialog.close();
+  });
+}
+
 /** The element with `id`, typed; throws when index.html lacks it (a build mistake, not a runtime condition). */
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -47,4 +55,6 @@ export function icon(pathData: string, className = 'icon'): SVGSVGElement {
 export const ICONS = {
   clock: 'M12 7v5l3 2M21 12a9 9 0 1 1-18 0 9 9 0 0 1 18 0Z',
   alert: 'M12 8v5m0 3.5v.01M10.3 3.9 2.2 18a2 2 0 0 0 1.7 3h16.2a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0-3.4 0Z',
+  lock: 'M7 11V8a5 5 0 0 1 10 0v3M6 11h12a1 1 0 0 1 1 1v8a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1v-8a1 1 0 0 1 1-1Z',
+  users: 'M16 19v-1a4 4 0 0 0-4-4H7a4 4 0 0 0-4 4v1M9.5 10a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7ZM21 19v-1a4 4 0 0 0-3-3.9M15.5 3.1a3.5 3.5 0 0 1 0 6.8',
 } as const;

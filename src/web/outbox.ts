@@ -13,8 +13,8 @@ export interface OutboxEntry {
   createdAt: number;
 }
 
-/** The localStorage key of the outbox. */
-export const OUTBOX_KEY = 'confab.outbox';
+/** The localStorage key of a user's outbox (per user: what one account wrote is never sent as another). */
+export const outboxKey = (userId: number) => `confab.outbox.${userId}`;
 
 /**
  * The outbox. Every operation reads and writes localStorage itself instead of caching, so tabs of the same
@@ -23,11 +23,16 @@ export const OUTBOX_KEY = 'confab.outbox';
 export class Outbox {
   // Fallback when storage is unavailable: the outbox then lasts as long as the page.
   private memory: OutboxEntry[] = [];
+  private readonly key: string;
+
+  constructor(userId: number) {
+    this.key = outboxKey(userId);
+  }
 
   /** Every entry, oldest first. */
   entries(): OutboxEntry[] {
     try {
-      const raw = localStorage.getItem(OUTBOX_KEY);
+      const raw = localStorage.getItem(this.key);
       if (raw === null) return [];
       const parsed: unknown = JSON.parse(raw);
       return Array.isArray(parsed) ? parsed.filter(isEntry) : [];
@@ -59,11 +64,16 @@ export class Outbox {
     return found;
   }
 
+  /** Drops every entry (signing out: they belong to this account). */
+  clear(): void {
+    this.write([]);
+  }
+
   private write(entries: OutboxEntry[]): void {
     this.memory = entries;
     try {
-      if (entries.length === 0) localStorage.removeItem(OUTBOX_KEY);
-      else localStorage.setItem(OUTBOX_KEY, JSON.stringify(entries));
+      if (entries.length === 0) localStorage.removeItem(this.key);
+      else localStorage.setItem(this.key, JSON.stringify(entries));
     } catch {
       /* storage full or disabled: the in-memory copy still resends while the page lives */
     }

@@ -3,12 +3,39 @@
  * shapes (it validates them in its own tests) and keeps the bundle free of a schema library.
  */
 
-/** A room as `GET /api/rooms` and `room_created` describe it. */
+/** A person as others see them. */
+export interface User {
+  id: number;
+  username: string;
+  displayName: string;
+}
+
+/** The signed-in user (`GET /api/me`). */
+export interface Me extends User {
+  isAdmin: boolean;
+}
+
+/** What kind of room: public (anyone may join), private (invitation only), direct (a conversation). */
+export type RoomKind = 'public' | 'private' | 'direct';
+
+/** A room as `GET /api/rooms`, `room_created` and `room_added` describe it. */
 export interface Room {
   id: number;
   name: string;
+  kind: RoomKind;
+  ownerId: number | null;
   createdAt: string;
   lastSeq: number;
+  /** Direct conversations list their members, so they can be named after the other people. */
+  members?: User[];
+}
+
+/** A personal API token as listed in settings (its secret is shown only once, when created). */
+export interface ApiToken {
+  id: number;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
 }
 
 /** A stored message (`message` frames and the entries of `history` pages). */
@@ -17,6 +44,8 @@ export interface ChatMessage {
   room: number;
   seq: number;
   id: number;
+  /** The author's user id (null for guests of the original endpoint). */
+  authorId: number | null;
   author: string;
   body: string;
   time: string;
@@ -32,16 +61,18 @@ export interface Limits {
 
 /** Every frame the server sends on `/ws`. */
 export type ServerFrame =
-  | { type: 'hello'; connectionId: string; user: { name: string }; limits: Limits }
+  | { type: 'hello'; connectionId: string; user: { id: number | null; username: string; displayName: string; guest: boolean }; limits: Limits }
   | { type: 'subscribed'; id?: string; room: number; lastSeq: number }
   | { type: 'resumed'; id?: string; rooms: number[] }
   | { type: 'unsubscribed'; id?: string; room: number }
   | { type: 'room_created'; room: Room }
+  | { type: 'room_added'; room: Room }
+  | { type: 'room_removed'; room: number }
   | { type: 'ack'; clientMsgId: string; room: number; seq: number; messageId: number; time: string }
   | ChatMessage
   | { type: 'history'; id?: string; room: number; messages: ChatMessage[]; hasMore: boolean }
   | { type: 'pong'; id?: string }
-  | { type: 'error'; code: string; message: string; id?: string; clientMsgId?: string; room?: number };
+  | { type: 'error'; code: string; message: string; id?: string; clientMsgId?: string; room?: number; retryAfterMs?: number };
 
 /** Every frame the client sends on `/ws`. */
 export type ClientFrame =

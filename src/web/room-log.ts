@@ -14,6 +14,8 @@ export class RoomLog {
   hasOlder = true;
   /** Messages that arrived while the room was not on screen (the sidebar's badge). */
   unread = 0;
+  /** For a room subscribed but never opened: the newest seq when it was first subscribed (only news replays). */
+  tailSince: number | undefined;
   private top = 0;
   private sortedCache: ChatMessage[] | null = null;
 

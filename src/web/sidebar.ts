@@ -1,15 +1,17 @@
 /**
- * The sidebar: the room list, the "New room" form, the "Your name" form, and, on narrow screens, the
- * off-canvas drawer that holds them.
+ * The sidebar: the rooms and direct conversations of the signed-in user, the "New room" form, the user
+ * menu in the footer, and, on narrow screens, the off-canvas drawer that holds them.
  */
-import { byId, el } from './dom.js';
-import { nameProblem } from './identity.js';
-import type { Room } from './protocol.js';
+import { byId, el, icon, ICONS } from './dom.js';
+import type { Me, Room } from './protocol.js';
+import { roomLabel, roomPath } from './rooms.js';
+
+export { roomPath } from './rooms.js';
 
 /** Below this width (px) the sidebar is a drawer; keep in step with the media query in styles.css. */
 export const DRAWER_BREAKPOINT_PX = 720;
 
-/** The server's room-name rule (docs/protocol.md): 1-64 letters, digits, `-`, `_`. */
+/** The server's room-name rule (docs/api.md): 1-64 letters, digits, `-`, `_`. */
 const ROOM_NAME = /^[\p{L}\p{N}_-]{1,64}$/u;
 
 /** Why `name` cannot be a new room's name given the rooms known, or null. */
@@ -18,7 +20,7 @@ export function roomNameProblem(name: string, rooms: Iterable<Room>): string | n
   if ([...name].length > 64) return 'At most 64 characters';
   if (!ROOM_NAME.test(name)) return 'Use letters, digits, "-" and "_" only';
   const lower = name.toLowerCase();
-  for (const room of rooms) if (room.name.toLowerCase() === lower) return `#${room.name} already exists`;
+  for (const room of rooms) if (room.kind !== 'direct' && room.name.toLowerCase() === lower) return `#${room.name} already exists`;
   return null;
 }
 
@@ -26,11 +28,14 @@ export function roomNameProblem(name: string, rooms: Iterable<Room>): string | n
 export interface SidebarEvents {
   onOpenRoom(room: Room): void;
   /** Creates a room; resolves to an error message to show, or null on success. */
-  onCreateRoom(name: string): Promise<string | null>;
-  onRename(name: string): void;
+  onCreateRoom(name: string, isPrivate: boolean): Promise<string | null>;
+  onBrowse(): void;
+  onNewMessage(): void;
+  onSettings(): void;
+  onSignOut(everywhere: boolean): void;
 }
 
-/** What the room list shows. */
+/** What the room lists show. */
 export interface RoomListView {
   rooms: readonly Room[];
   currentId: number | null;
@@ -40,35 +45,54 @@ export interface RoomListView {
 /** The sidebar and its drawer. */
 export class Sidebar {
   private readonly list = byId<HTMLUListElement>('room-list');
+  private readonly dmList = byId<HTMLUListElement>('dm-list');
   private readonly loading = byId<HTMLElement>('rooms-loading');
   private readonly createForm = byId<HTMLFormElement>('create-room-form');
   private readonly createInput = byId<HTMLInputElement>('create-room-name');
+  private readonly createPrivate = byId<HTMLInputElement>('create-room-private');
   private readonly createError = byId<HTMLElement>('create-room-error');
-  private readonly nameForm = byId<HTMLFormElement>('name-form');
-  private readonly nameInput = byId<HTMLInputElement>('name-input');
-  private readonly nameError = byId<HTMLElement>('name-error');
   private readonly app = byId<HTMLElement>('app');
   private readonly scrim = byId<HTMLElement>('scrim');
   private readonly menuButton = byId<HTMLButtonElement>('menu-button');
+  private readonly userButton = byId<HTMLButtonElement>('user-menu-button');
+  private readonly userMenu = byId<HTMLElement>('user-menu');
   private knownRooms: readonly Room[] = [];
 
-  constructor(private readonly events: SidebarEvents) {
+  constructor(
+    private readonly me: Me,
+    private readonly events: SidebarEvents,
+  ) {
     this.createForm.addEventListener('submit', (event) => {
       event.preventDefault();
       void this.create();
     });
     this.createInput.addEventListener('input', () => (this.createError.textContent = ''));
-    this.nameForm.addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.rename();
+    byId('browse-button').addEventListener('click', () => this.thenClose(() => events.onBrowse()));
+    byId('new-message-button').addEventListener('click', () => this.thenClose(() => events.onNewMessage()));
+
+    // The user menu: who I am, settings and signing out.
+    byId('me-display').textContent = me.displayName;
+    byId('me-username').textContent = `@${me.username}`;
+    byId('me-avatar').textContent = ([...me.displayName][0] ?? '?').toUpperCase();
+    this.userButton.addEventListener('click', () => this.setUserMenu(this.userMenu.hidden));
+    byId('settings-button').addEventListener('click', () => {
+      this.setUserMenu(false);
+      this.thenClose(() => events.onSettings());
     });
-    this.nameInput.addEventListener('input', () => (this.nameError.textContent = ''));
+    byId('signout-button').addEventListener('click', () => events.onSignOut(false));
+    byId('signout-all-button').addEventListener('click', () => events.onSignOut(true));
+    document.addEventListener('click', (event) => {
+      const target = event.target as Node;
+      if (!this.userMenu.hidden && !this.userMenu.contains(target) && !this.userButton.contains(target)) this.setUserMenu(false);
+    });
 
     this.menuButton.addEventListener('click', () => this.setDrawer(!this.app.classList.contains('drawer-open')));
     this.scrim.addEventListener('click', () => this.setDrawer(false));
     byId<HTMLButtonElement>('drawer-close').addEventListener('click', () => this.setDrawer(false));
     document.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape' && this.app.classList.contains('drawer-open')) this.setDrawer(false);
+      if (event.key !== 'Escape') return;
+      if (!this.userMenu.hidden) this.setUserMenu(false);
+      else if (this.app.classList.contains('drawer-open')) this.setDrawer(false);
     });
     // Growing past the breakpoint turns the drawer back into a plain sidebar.
     window.matchMedia(`(min-width: ${DRAWER_BREAKPOINT_PX + 1}px)`).addEventListener('change', (e) => {
@@ -76,42 +100,58 @@ export class Sidebar {
     });
   }
 
-  /** Shows the rooms, marking the open one and the unread counts. */
+  /** Shows the rooms and conversations, marking the open one and the unread counts. */
   renderRooms(view: RoomListView): void {
     this.knownRooms = view.rooms;
     this.loading.hidden = true;
-    const items = [...view.rooms]
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .map((room) => {
-        const unread = room.id === view.currentId ? 0 : view.unread(room.id);
-        const link = el('a', {
-          className: 'room-link',
-          attrs: { href: roomPath(room.name), 'data-testid': 'room-link', 'data-room': room.name },
-          children: [
-            el('span', { className: 'room-hash', text: '#', attrs: { 'aria-hidden': 'true' } }),
-            el('span', { className: 'room-name', text: room.name }),
-            unread > 0 && el('span', { className: 'badge', text: unread > 99 ? '99+' : String(unread), attrs: { 'aria-label': `${unread} unread` } }),
-          ],
-        });
-        if (room.id === view.currentId) link.setAttribute('aria-current', 'page');
-        if (unread > 0) link.classList.add('has-unread');
-        // A real link (middle-click, copy address) that opens in place on a plain click.
-        link.addEventListener('click', (event) => {
-          if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-          event.preventDefault();
-          this.events.onOpenRoom(room);
-        });
-        return el('li', { children: [link] });
-      });
-    this.list.replaceChildren(...items);
-    if (items.length === 0) {
-      this.list.append(el('li', { className: 'rooms-empty', text: 'No rooms yet. Create one below.' }));
-    }
+    const labelled = view.rooms.map((room) => ({ room, label: roomLabel(room, this.me.id) }));
+    const byLabel = (a: { label: string }, b: { label: string }) => a.label.localeCompare(b.label);
+    const rooms = labelled.filter((r) => r.room.kind !== 'direct').sort(byLabel);
+    const dms = labelled.filter((r) => r.room.kind === 'direct').sort(byLabel);
+
+    this.list.replaceChildren(...rooms.map((r) => this.item(r.room, r.label, view)));
+    if (rooms.length === 0) this.list.append(el('li', { className: 'rooms-empty', text: 'No rooms yet. Browse or create one.' }));
+    this.dmList.replaceChildren(...dms.map((r) => this.item(r.room, r.label, view)));
+    if (dms.length === 0) this.dmList.append(el('li', { className: 'rooms-empty', text: 'No conversations yet.' }));
   }
 
-  /** Shows the name the server actually uses. */
-  showName(name: string): void {
-    if (document.activeElement !== this.nameInput) this.nameInput.value = name;
+  private item(room: Room, label: string, view: RoomListView): HTMLLIElement {
+    const unread = room.id === view.currentId ? 0 : view.unread(room.id);
+    const marker =
+      room.kind === 'direct'
+        ? el('span', { className: 'room-hash room-dm', text: '@', attrs: { 'aria-hidden': 'true' } })
+        : room.kind === 'private'
+          ? el('span', { className: 'room-hash', attrs: { title: 'Private room', 'data-testid': 'lock' }, children: [icon(ICONS.lock)] })
+          : el('span', { className: 'room-hash', text: '#', attrs: { 'aria-hidden': 'true' } });
+    const link = el('a', {
+      className: 'room-link',
+      attrs: {
+        href: roomPath(room.name),
+        'data-testid': room.kind === 'direct' ? 'dm-link' : 'room-link',
+        'data-room': room.name,
+        'data-kind': room.kind,
+      },
+      children: [
+        marker,
+        room.kind === 'private' && el('span', { className: 'visually-hidden', text: 'Private room: ' }),
+        el('span', { className: 'room-name', text: label }),
+        unread > 0 &&
+          el('span', {
+            className: 'badge',
+            text: unread > 99 ? '99+' : String(unread),
+            attrs: { 'aria-label': `${unread} unread`, 'data-testid': 'unread-badge' },
+          }),
+      ],
+    });
+    if (room.id === view.currentId) link.setAttribute('aria-current', 'page');
+    if (unread > 0) link.classList.add('has-unread');
+    // A real link (middle-click, copy address) that opens in place on a plain click.
+    link.addEventListener('click', (event) => {
+      if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      this.events.onOpenRoom(room);
+    });
+    return el('li', { children: [link] });
   }
 
   /** Puts the cursor in the "New room" field, prefilled with `name` (opening the drawer on phones). */
@@ -132,6 +172,18 @@ export class Sidebar {
     else if (isNarrow()) this.menuButton.focus();
   }
 
+  /** Opens a dialog from the drawer: the drawer closes first, so only the dialog is in front on a phone. */
+  private thenClose(openDialog: () => void): void {
+    this.setDrawer(false);
+    openDialog();
+  }
+
+  private setUserMenu(open: boolean): void {
+    this.userMenu.hidden = !open;
+    this.userButton.setAttribute('aria-expanded', String(open));
+    if (open) this.userMenu.querySelector<HTMLElement>('button')?.focus();
+  }
+
   private async create(): Promise<void> {
     const name = this.createInput.value.trim();
     // Checked here first so the common mistakes answer instantly (and without a failed request in the console).
@@ -140,26 +192,13 @@ export class Sidebar {
       this.createError.textContent = problem;
       return;
     }
-    const error = await this.events.onCreateRoom(name);
+    const error = await this.events.onCreateRoom(name, this.createPrivate.checked);
     this.createError.textContent = error ?? '';
-    if (error === null) this.createInput.value = '';
-  }
-
-  private rename(): void {
-    const name = this.nameInput.value.trim();
-    const problem = nameProblem(name);
-    if (problem !== null) {
-      this.nameError.textContent = problem;
-      return;
+    if (error === null) {
+      this.createInput.value = '';
+      this.createPrivate.checked = false;
     }
-    this.nameInput.blur();
-    this.events.onRename(name);
   }
-}
-
-/** The address of a room's page. */
-export function roomPath(name: string): string {
-  return `/chat/${encodeURIComponent(name)}/`;
 }
 
 /** True when the sidebar is a drawer. */

@@ -16,7 +16,9 @@ export interface FailedSend {
 
 /** Everything the timeline shows for one room. */
 export interface TimelineSnapshot {
+  /** `#name`, or the other people's names in a direct conversation. */
   roomName: string;
+  direct: boolean;
   /** The first page arrived (until then the list shows a loading line). */
   loaded: boolean;
   hasOlder: boolean;
@@ -26,6 +28,8 @@ export interface TimelineSnapshot {
   failed: readonly FailedSend[];
   /** The name pending messages are shown under. */
   myName: string;
+  /** My user id: my own messages are marked. */
+  myId: number;
 }
 
 /** Where the view should be after a render. */
@@ -152,8 +156,8 @@ export class Timeline {
       content = el('div', {
         className: 'timeline-start',
         children: [
-          el('strong', { text: `Beginning of #${s.roomName}` }),
-          el('span', { text: 'Everything said here is below.' }),
+          el('strong', { text: s.direct ? `Your conversation with ${s.roomName}` : `Beginning of ${s.roomName}` }),
+          el('span', { text: s.direct ? 'Only the people in it can read it.' : 'Everything said here is below.' }),
         ],
       });
     } else if (s.loadingOlder) {
@@ -188,7 +192,9 @@ export class Timeline {
     for (const m of s.messages) {
       const time = Date.parse(m.time);
       divider(time);
-      items.push({ key: `m:${m.seq}`, author: m.author, time, build: () => buildMessage(m) });
+      // Grouped by person (id and name: a guest has no id, and a renamed user starts a new group).
+      const author = `${m.authorId ?? 'guest'}:${m.author}`;
+      items.push({ key: `m:${m.seq}`, author, time, build: () => buildMessage(m, m.authorId !== null && m.authorId === s.myId) });
     }
     const sends = [
       ...s.pending.map((entry) => ({ entry, error: null as string | null })),
@@ -267,7 +273,7 @@ function frame(author: string, date: Date, extraHead: Node[]): { gutter: HTMLEle
   return { gutter, head };
 }
 
-function buildMessage(m: ChatMessage): HTMLElement {
+function buildMessage(m: ChatMessage, mine: boolean): HTMLElement {
   const date = new Date(m.time);
   const time = el('time', {
     className: 'msg-time',
@@ -276,8 +282,14 @@ function buildMessage(m: ChatMessage): HTMLElement {
   });
   const { gutter, head } = frame(m.author, date, [time]);
   return el('li', {
-    className: 'msg',
-    attrs: { 'data-testid': 'message', 'data-seq': String(m.seq), 'data-author': m.author },
+    className: mine ? 'msg msg--mine' : 'msg',
+    attrs: {
+      'data-testid': 'message',
+      'data-seq': String(m.seq),
+      'data-author': m.author,
+      ...(m.authorId !== null ? { 'data-author-id': String(m.authorId) } : {}),
+      ...(mine ? { 'data-mine': 'true' } : {}),
+    },
     children: [
       gutter,
       el('div', {

@@ -11,6 +11,7 @@ import {
   launchBrowser,
   openPage,
   RawClient,
+  SESSION_COOKIE,
   sendFromPage,
   shownBodies,
   waitForConnection,
@@ -31,9 +32,12 @@ after(async () => {
 });
 
 test('two browser contexts in one room see each other’s messages live', async () => {
-  await server.createRoom('general');
-  const ana = await openPage(browser, `${server.url}/chat/general/`);
-  const ben = await openPage(browser, `${server.url}/chat/general/`);
+  const anaAccount = await server.signUp('ana', 'Ana');
+  const benAccount = await server.signUp('ben', 'Ben K.');
+  const general = await server.createRoom(anaAccount, 'general');
+  await server.join(benAccount, general.id);
+  const ana = await openPage(browser, `${server.url}/chat/general/`, undefined, anaAccount);
+  const ben = await openPage(browser, `${server.url}/chat/general/`, undefined, benAccount);
   try {
     for (const { page } of [ana, ben]) {
       await waitForConnection(page);
@@ -51,7 +55,8 @@ test('two browser contexts in one room see each other’s messages live', async 
     }
     // Each message carries its author and a local HH:MM time with the full date on hover.
     const first = ben.page.getByTestId('message').first();
-    assert.match(await first.getByTestId('message-author').textContent() ?? '', /^guest-[0-9a-f]{4}$/);
+    assert.equal(await first.getByTestId('message-author').textContent(), 'Ana');
+    assert.equal(await ben.page.getByTestId('message').last().getByTestId('message-author').textContent(), 'Ben K.');
     assert.match(await first.getByTestId('message-time').textContent() ?? '', /^\d\d:\d\d$/);
     assert.match(await first.getByTestId('message-time').getAttribute('title') ?? '', /\d{4}/);
     assertNoConsoleProblems(ana);
@@ -63,8 +68,9 @@ test('two browser contexts in one room see each other’s messages live', async 
 });
 
 test('Shift+Enter inserts a new line, Enter sends', async () => {
-  await server.createRoom('keys');
-  const tp = await openPage(browser, `${server.url}/chat/keys/`);
+  const kim = await server.signUp('kim');
+  await server.createRoom(kim, 'keys');
+  const tp = await openPage(browser, `${server.url}/chat/keys/`, undefined, kim);
   try {
     const { page } = tp;
     await waitForConnection(page);
@@ -91,8 +97,9 @@ test('Shift+Enter inserts a new line, Enter sends', async () => {
 });
 
 test('the composer shows a character counter near the limit and will not send past it', async () => {
-  await server.createRoom('limits');
-  const tp = await openPage(browser, `${server.url}/chat/limits/`);
+  const lou = await server.signUp('lou');
+  await server.createRoom(lou, 'limits');
+  const tp = await openPage(browser, `${server.url}/chat/limits/`, undefined, lou);
   try {
     const { page } = tp;
     await waitForConnection(page);
@@ -115,10 +122,12 @@ test('the composer shows a character counter near the limit and will not send pa
 });
 
 test('message text that looks like HTML is shown as text and never runs', async () => {
-  const room = await server.createRoom('xss');
+  const xena = await server.signUp('xena');
+  const mallory = await server.signUp('mallory', 'Mallory');
+  const room = await server.createRoom(xena, 'xss');
   const attack = '<img src=x onerror=window.__xss=1>';
-  const tp = await openPage(browser, `${server.url}/chat/xss/`);
-  const other = await RawClient.connect(`${server.wsUrl}/ws?name=mallory`);
+  const tp = await openPage(browser, `${server.url}/chat/xss/`, undefined, xena);
+  const other = await server.connect(mallory);
   try {
     const { page } = tp;
     await waitForConnection(page);
@@ -131,6 +140,7 @@ test('message text that looks like HTML is shown as text and never runs', async 
     assert.equal(await page.locator('#timeline img, #timeline script').count(), 0);
     assert.equal(await page.evaluate(() => (window as unknown as { __xss?: unknown }).__xss), undefined);
     assert.deepEqual(await shownBodies(page), [attack, `${attack} <script>window.__xss=2</script>`]);
+    assert.equal(await page.getByTestId('message').last().getByTestId('message-author').textContent(), 'Mallory');
     assertNoConsoleProblems(tp);
   } finally {
     await other.close();
@@ -139,9 +149,11 @@ test('message text that looks like HTML is shown as text and never runs', async 
 });
 
 test('a client of the original /ws/chat/<room>/ protocol and the web client talk both ways', async () => {
-  // The original endpoint creates its room; the open page learns of it live (room_created).
-  const tp = await openPage(browser, `${server.url}/`);
-  const legacy = await RawClient.connect(`${server.wsUrl}/ws/chat/lobby/`);
+  // The original endpoint (with the same session) creates its room; the open page learns of it live (room_added).
+  const lea = await server.signUp('lea', 'Lea');
+  const tp = await openPage(browser, `${server.url}/`, undefined, lea);
+  await waitForConnection(tp.page);
+  const legacy = await RawClient.connect(`${server.wsUrl}/ws/chat/lobby/`, { cookie: `${SESSION_COOKIE}=${lea.session}`, origin: server.url });
   try {
     const { page } = tp;
     await waitForConnection(page);
@@ -152,7 +164,7 @@ test('a client of the original /ws/chat/<room>/ protocol and the web client talk
 
     legacy.send({ message: 'hello from the Django page' });
     await waitForMessage(page, 'hello from the Django page');
-    assert.equal(await page.getByTestId('message').last().getByTestId('message-author').textContent(), 'guest');
+    assert.equal(await page.getByTestId('message').last().getByTestId('message-author').textContent(), 'Lea');
 
     await sendFromPage(page, 'hello from Confab');
     const received = await legacy.waitFor((f) => f.message === 'hello from Confab');

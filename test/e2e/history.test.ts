@@ -10,7 +10,6 @@ import {
   E2EServer,
   launchBrowser,
   openPage,
-  RawClient,
   sendFromPage,
   shownBodies,
   shownSeqs,
@@ -32,8 +31,9 @@ after(async () => {
 });
 
 test('a reload shows the room’s history', async () => {
-  await server.createRoom('notes');
-  const tp = await openPage(browser, `${server.url}/chat/notes/`);
+  const nora = await server.signUp('nora');
+  await server.createRoom(nora, 'notes');
+  const tp = await openPage(browser, `${server.url}/chat/notes/`, undefined, nora);
   try {
     const { page } = tp;
     await waitForConnection(page);
@@ -67,15 +67,16 @@ function messageTop(page: Page, seq: number, scrollToTop: boolean): Promise<numb
 }
 
 test('a long room opens on the newest 50; scrolling up loads older pages without the view jumping', async () => {
-  const room = await server.createRoom('long');
-  const writer = await RawClient.connect(`${server.wsUrl}/ws?name=writer`);
+  const reader = await server.signUp('reader');
+  const room = await server.createRoom(reader, 'long');
+  const writer = await server.connect(await server.signUp('writer'));
   try {
     for (let i = 1; i <= 120; i++) await writer.post(room.id, `message ${i}`);
   } finally {
     await writer.close();
   }
 
-  const tp = await openPage(browser, `${server.url}/chat/long/`);
+  const tp = await openPage(browser, `${server.url}/chat/long/`, undefined, reader);
   try {
     const { page } = tp;
     await waitForConnection(page);

@@ -10,7 +10,6 @@ import {
   E2EServer,
   launchBrowser,
   openPage,
-  RawClient,
   sendFromPage,
   shownBodies,
   shownSeqs,
@@ -47,8 +46,10 @@ function pillStates(page: Page): Promise<string[]> {
 }
 
 test('after a server restart the client reconnects and shows what was sent meanwhile exactly once, in order', async () => {
-  const room = await server.createRoom('ops');
-  const tp = await openPage(browser, `${server.url}/chat/ops/`);
+  const opal = await server.signUp('opal');
+  const ben = await server.signUp('ben');
+  const room = await server.createRoom(opal, 'ops');
+  const tp = await openPage(browser, `${server.url}/chat/ops/`, undefined, opal);
   try {
     const { page } = tp;
     await waitForConnection(page);
@@ -63,11 +64,11 @@ test('after a server restart the client reconnects and shows what was sent meanw
     // Written while the server is down: kept in the outbox (and localStorage), shown as pending.
     await sendFromPage(page, 'written during the outage');
     await page.getByTestId('message-pending').getByText('written during the outage').waitFor();
-    assert.match((await page.evaluate(() => localStorage.getItem('confab.outbox'))) ?? '', /written during the outage/);
+    assert.match((await page.evaluate((id) => localStorage.getItem(`confab.outbox.${id}`), opal.user.id)) ?? '', /written during the outage/);
 
     // The server is back; another client talks at once, while the page may still be waiting in backoff.
     await server.restart();
-    const other = await RawClient.connect(`${server.wsUrl}/ws?name=ben`);
+    const other = await server.connect(ben);
     try {
       for (let i = 1; i <= 5; i++) await other.post(room.id, `meanwhile ${i}`);
 
@@ -82,7 +83,7 @@ test('after a server restart the client reconnects and shows what was sent meanw
       assert.deepEqual(await shownSeqs(page), stored.map((m) => m.seq));
       assert.deepEqual(await shownBodies(page), stored.map((m) => m.body));
       assert.equal(stored.filter((m) => m.body === 'written during the outage').length, 1);
-      assert.equal(await page.evaluate(() => localStorage.getItem('confab.outbox')), null);
+      assert.equal(await page.evaluate((id) => localStorage.getItem(`confab.outbox.${id}`), opal.user.id), null);
     } finally {
       await other.close();
     }
@@ -97,13 +98,14 @@ test('after a server restart the client reconnects and shows what was sent meanw
 });
 
 test('the outbox survives a reload: pending messages show again and are sent once the server answers', async () => {
-  const room = await server.createRoom('outbox');
-  const tp = await openPage(browser, `${server.url}/chat/outbox/`);
+  const otto = await server.signUp('otto');
+  const room = await server.createRoom(otto, 'outbox');
+  const tp = await openPage(browser, `${server.url}/chat/outbox/`, undefined, otto);
   const { page, context } = tp;
   // While `blocked`, the page's WebSocket opens but reaches no server (no hello), so nothing can be sent.
   let blocked = false;
   const mocked: WebSocketRoute[] = [];
-  await context.routeWebSocket(/\/ws\?/, (ws) => {
+  await context.routeWebSocket(/\/ws$/, (ws) => {
     if (blocked) mocked.push(ws);
     else ws.connectToServer();
   });
@@ -129,7 +131,7 @@ test('the outbox survives a reload: pending messages show again and are sent onc
     await waitForMessage(page, 'typed without a server');
     await page.getByTestId('message-pending').waitFor({ state: 'detached' });
 
-    const reader = await RawClient.connect(`${server.wsUrl}/ws`);
+    const reader = await server.connect(otto);
     try {
       assert.deepEqual((await reader.history(room.id)).map((m) => m.body), ['typed without a server']);
     } finally {
@@ -143,22 +145,26 @@ test('the outbox survives a reload: pending messages show again and are sent onc
 });
 
 test('a send the server refuses for good leaves the outbox and shows "not sent" with a dismiss', async () => {
-  const room = await server.createRoom('refused');
-  const tp = await openPage(browser, `${server.url}/chat/refused/`);
+  const rex = await server.signUp('rex');
+  const room = await server.createRoom(rex, 'refused');
+  const tp = await openPage(browser, `${server.url}/chat/refused/`, undefined, rex);
   try {
     const { page } = tp;
     await waitForConnection(page);
     await page.getByTestId('timeline-top').getByText('Beginning of #refused').waitFor();
     // The composer never sends more than the limit, so plant an over-long entry as an older version might have.
-    await page.evaluate((roomId) => {
-      const entry = { clientMsgId: 'planted-too-long', room: roomId, body: 'x'.repeat(4001), createdAt: Date.now() };
-      localStorage.setItem('confab.outbox', JSON.stringify([entry]));
-    }, room.id);
+    await page.evaluate(
+      ({ roomId, userId }) => {
+        const entry = { clientMsgId: 'planted-too-long', room: roomId, body: 'x'.repeat(4001), createdAt: Date.now() };
+        localStorage.setItem(`confab.outbox.${userId}`, JSON.stringify([entry]));
+      },
+      { roomId: room.id, userId: rex.user.id },
+    );
     await page.reload();
 
     const failed = page.getByTestId('message-failed');
     await failed.getByTestId('send-error').filter({ hasText: /^Not sent: .+/ }).waitFor();
-    assert.equal(await page.evaluate(() => localStorage.getItem('confab.outbox')), null);
+    assert.equal(await page.evaluate((id) => localStorage.getItem(`confab.outbox.${id}`), rex.user.id), null);
     await failed.getByTestId('dismiss').click();
     await failed.waitFor({ state: 'detached' });
     assert.equal(await page.getByTestId('message').count(), 0);

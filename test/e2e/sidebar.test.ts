@@ -1,6 +1,6 @@
 /**
  * The sidebar in real Chromium: creating a room (with an inline error for a bad or taken name), opening
- * rooms by address and by click, and changing the display name.
+ * rooms by address and by click, and the name shown coming from the account.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -10,7 +10,6 @@ import {
   E2EServer,
   launchBrowser,
   openPage,
-  RawClient,
   sendFromPage,
   waitForConnection,
   waitForMessage,
@@ -30,8 +29,9 @@ after(async () => {
 });
 
 test('rooms are created from the sidebar; bad and taken names are refused inline', async () => {
-  const tp = await openPage(browser, `${server.url}/`);
-  const watcher = await RawClient.connect(`${server.wsUrl}/ws`);
+  const dana = await server.signUp('dana');
+  const tp = await openPage(browser, `${server.url}/`, undefined, dana);
+  const watcher = await server.connect(await server.signUp('watcher'));
   try {
     const { page } = tp;
     await waitForConnection(page);
@@ -65,12 +65,13 @@ test('rooms are created from the sidebar; bad and taken names are refused inline
 });
 
 test('an address of a missing room offers to create it; the back button returns to the previous room', async () => {
-  await server.createRoom('alpha');
-  const tp = await openPage(browser, `${server.url}/chat/brand-new/`);
+  const al = await server.signUp('alf');
+  await server.createRoom(al, 'alpha');
+  const tp = await openPage(browser, `${server.url}/chat/brand-new/`, undefined, al);
   try {
     const { page } = tp;
     await waitForConnection(page);
-    await page.getByTestId('empty-state').getByText('There is no #brand-new yet').waitFor();
+    await page.getByTestId('empty-state').getByText('#brand-new not found').waitFor();
     await page.getByTestId('empty-action').click();
     await page.getByTestId('timeline-top').getByText('Beginning of #brand-new').waitFor();
 
@@ -86,24 +87,21 @@ test('an address of a missing room offers to create it; the back button returns 
   }
 });
 
-test('the display name can be changed and is kept across reloads', async () => {
-  await server.createRoom('names');
-  const tp = await openPage(browser, `${server.url}/chat/names/`);
+test('the name comes from the account: shown in the user menu and on my messages; no "Your name" field', async () => {
+  const zoe = await server.signUp('zoe', 'Zoë K.');
+  await server.createRoom(zoe, 'names');
+  const tp = await openPage(browser, `${server.url}/chat/names/`, undefined, zoe);
   try {
     const { page } = tp;
     await waitForConnection(page);
-    const nameInput = page.getByRole('textbox', { name: 'Your name' });
-    assert.match(await nameInput.inputValue(), /^guest-[0-9a-f]{4}$/);
-    await nameInput.fill('Zoë K.');
-    await nameInput.press('Enter');
-    await waitForConnection(page);
+    assert.equal(await page.getByTestId('me-display').textContent(), 'Zoë K.');
+    assert.equal(await page.getByRole('textbox', { name: 'Your name' }).count(), 0);
     await sendFromPage(page, 'hi, it is Zoë');
     await waitForMessage(page, 'hi, it is Zoë');
     assert.equal(await page.getByTestId('message').last().getByTestId('message-author').textContent(), 'Zoë K.');
-
     await page.reload();
-    await waitForConnection(page);
-    assert.equal(await nameInput.inputValue(), 'Zoë K.');
+    await waitForMessage(page, 'hi, it is Zoë');
+    assert.equal(await page.getByTestId('message').last().getAttribute('data-mine'), 'true');
     assertNoConsoleProblems(tp);
   } finally {
     await tp.context.close();

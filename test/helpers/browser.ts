@@ -1,7 +1,8 @@
 /**
  * Harness of the end-to-end tests: a Confab on a temporary SQLite file (restartable on the same port), real
- * headless Chromium through playwright-core, pages that record every console error, a small raw client of
- * the `/ws` protocol for the "other side" of a conversation, and screenshots in test-results/screenshots/.
+ * headless Chromium through playwright-core, pages that record every console error, accounts made through the
+ * UI or (fast) through the API, a small raw client of the `/ws` protocol for the "other side" of a
+ * conversation, and screenshots in test-results/screenshots/.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -24,6 +25,30 @@ export const WAIT_MS = 15_000;
 /** Where screenshots go (ignored by git). */
 export const SCREENSHOT_DIR = path.join(root, 'test-results', 'screenshots');
 
+/** The password of every test account (long enough, and on no common-password list). */
+export const PASSWORD = 'plum-Orbit-4417';
+
+/** An account made for a test: who it is and its session cookie's value. */
+export interface Account {
+  user: { id: number; username: string; displayName: string };
+  /** Value of the `confab_session` cookie. */
+  session: string;
+}
+
+/** Name of the session cookie (src/access/credentials.ts). */
+export const SESSION_COOKIE = 'confab_session';
+
+let addressCount = 0;
+/**
+ * A distinct client address per sign-up. The server allows 10 sign-ups per address and hour (not
+ * configurable yet); the test server trusts X-Forwarded-For (TRUST_PROXY) so each test account can come
+ * from its own address.
+ */
+export function nextAddress(): string {
+  addressCount++;
+  return `10.${(addressCount >> 16) & 255}.${(addressCount >> 8) & 255}.${addressCount & 255}`;
+}
+
 /** Viewports of the screenshots: a laptop and a phone. */
 export const DESKTOP = { width: 1280, height: 800 } as const;
 export const PHONE = { width: 375, height: 740 } as const;
@@ -43,8 +68,8 @@ export class E2EServer {
     readonly port: number,
   ) {}
 
-  /** Starts a fresh server on a free port. */
-  static async start(): Promise<E2EServer> {
+  /** Starts a fresh server on a free port; `env` overrides configuration variables. */
+  static async start(extra: Record<string, string> = {}): Promise<E2EServer> {
     ensureBuilt();
     const dir = await mkdtemp(path.join(tmpdir(), 'confab-e2e-'));
     const env = {
@@ -52,6 +77,11 @@ export class E2EServer {
       HOST: '127.0.0.1',
       DATABASE_URL: `sqlite:${path.join(dir, 'confab.db')}`,
       LOG_LEVEL: 'silent',
+      // Bulk history seeding must not hit the per-user message limit.
+      MESSAGE_RATE_LIMIT: '100000',
+      // Lets each test account sign up from its own X-Forwarded-For address (see nextAddress).
+      TRUST_PROXY: 'true',
+      ...extra,
     };
     const running = await startConfab(loadConfig(env));
     return new E2EServer(running, env, dir, running.port);
@@ -86,16 +116,46 @@ export class E2EServer {
     await rm(this.dir, { recursive: true, force: true });
   }
 
-  /** Creates a room through the HTTP API. */
-  async createRoom(name: string): Promise<{ id: number; name: string }> {
-    const res = await fetch(`${this.url}/api/rooms`, {
+  /** A JSON API call as `account` (cookie and same-origin Origin, as the browser sends them). */
+  async api(account: Account | null, method: string, route: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    const headers: Record<string, string> = { origin: this.url, 'x-forwarded-for': nextAddress() };
+    if (account !== null) headers.cookie = `${SESSION_COOKIE}=${account.session}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${this.url}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, json: text === '' ? null : (JSON.parse(text) as unknown) };
+  }
+
+  /** Signs up through the API (fast; for tests not about sign-up) and returns the account with its cookie. */
+  async signUp(username: string, displayName?: string, password = PASSWORD): Promise<Account> {
+    const res = await fetch(`${this.url}/api/auth/signup`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name }),
+      headers: { origin: this.url, 'content-type': 'application/json', 'x-forwarded-for': nextAddress() },
+      body: JSON.stringify({ username, password, ...(displayName !== undefined ? { displayName } : {}) }),
     });
-    const json = (await res.json()) as { room: { id: number; name: string } };
-    assert.equal(res.status, 201, `POST /api/rooms ${name}: ${JSON.stringify(json)}`);
-    return json.room;
+    const json = (await res.json()) as { user: Account['user'] };
+    assert.equal(res.status, 201, `sign-up of ${username}: ${JSON.stringify(json)}`);
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+    assert.ok(cookie, 'sign-up sets the session cookie');
+    return { user: json.user, session: cookie.slice(SESSION_COOKIE.length + 1).split(';')[0]! };
+  }
+
+  /** Creates a room as `owner` through the HTTP API. */
+  async createRoom(owner: Account, name: string, isPrivate = false): Promise<{ id: number; name: string }> {
+    const { status, json } = await this.api(owner, 'POST', '/api/rooms', { name, private: isPrivate });
+    assert.equal(status, 201, `POST /api/rooms ${name}: ${JSON.stringify(json)}`);
+    return (json as { room: { id: number; name: string } }).room;
+  }
+
+  /** Adds `account` to a public room (its sidebar shows it). */
+  async join(account: Account, roomId: number): Promise<void> {
+    const { status, json } = await this.api(account, 'POST', `/api/rooms/${roomId}/join`, {});
+    assert.equal(status, 200, `join ${roomId}: ${JSON.stringify(json)}`);
+  }
+
+  /** Opens a raw `/ws` client signed in as `account`. */
+  connect(account: Account): Promise<RawClient> {
+    return RawClient.connect(`${this.wsUrl}/ws`, { cookie: `${SESSION_COOKIE}=${account.session}`, origin: this.url });
   }
 }
 
@@ -107,26 +167,36 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** A page in its own browser context (own localStorage), with everything it logged. */
+/** A page in its own browser context (own cookies and localStorage), with everything it logged. */
 export interface TestPage {
   context: BrowserContext;
   page: Page;
-  /** Console errors and warnings, and uncaught exceptions. */
+  /** Console errors and warnings (with the URL they concern), and uncaught exceptions. */
   problems: string[];
 }
 
-/** Opens `url` in a fresh context of `browser`. */
+/**
+ * Opens `url` in a fresh context of `browser`, signed in as `account` when given (its session cookie is set
+ * in the context before the page loads), else signed out.
+ */
 export async function openPage(
   browser: Browser,
   url: string,
   viewport: { width: number; height: number } = DESKTOP,
+  account?: Account,
 ): Promise<TestPage> {
   const context = await browser.newContext({ viewport, locale: 'en-GB', timezoneId: 'UTC' });
   context.setDefaultTimeout(WAIT_MS);
+  // Its own client address, so that sign-ups made in this page do not share the per-address limit.
+  await context.setExtraHTTPHeaders({ 'x-forwarded-for': nextAddress() });
+  if (account !== undefined) await setSession(context, new URL(url).origin, account);
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('console', (msg) => {
-    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console.${msg.type()}: ${msg.text()}`);
+    if (msg.type() === 'error' || msg.type() === 'warning') {
+      const where = msg.location().url;
+      problems.push(`console.${msg.type()}: ${msg.text()}${where ? ` [${where}]` : ''}`);
+    }
   });
   page.on('pageerror', (err) => problems.push(`uncaught: ${err.message}`));
   await page.goto(url);
@@ -144,6 +214,37 @@ export function assertNoConsoleProblems(tp: TestPage, expected: RegExp[] = []): 
 
 /** What Chromium logs by itself when a WebSocket cannot connect (the server is down). */
 export const WS_REFUSED = /WebSocket connection to '.*' failed/;
+
+/** Chromium's log line for the 401 of `GET /api/me` while signed out (how the client learns to show sign-in). */
+export const ME_401 = /status of 401 .*\[http:\/\/[^\]]*\/api\/me\]$/;
+
+/** Chromium's log line for a refused sign-in (401 of `POST /api/auth/signin`). */
+export const SIGNIN_401 = /status of 401 .*\[http:\/\/[^\]]*\/api\/auth\/signin\]$/;
+
+/** Puts `account`'s session cookie into `context` (as if it had signed in there). */
+export async function setSession(context: BrowserContext, origin: string, account: Account): Promise<void> {
+  await context.addCookies([{ name: SESSION_COOKIE, value: account.session, url: origin, httpOnly: true, sameSite: 'Lax' }]);
+}
+
+/** Signs up through the UI of a page showing the sign-in screen, and waits for the app. */
+export async function signUp(page: Page, username: string, password = PASSWORD, displayName?: string): Promise<void> {
+  await page.getByTestId('signup-tab').click();
+  const form = page.getByTestId('signup-form');
+  await form.getByLabel('Username').fill(username);
+  if (displayName !== undefined) await form.getByLabel('Display name').fill(displayName);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Create account' }).click();
+  await page.getByTestId('me-display').filter({ hasText: displayName ?? username }).waitFor({ state: 'attached' });
+}
+
+/** Signs in through the UI of a page showing the sign-in screen (does not wait: the caller checks the outcome). */
+export async function submitSignIn(page: Page, username: string, password: string): Promise<void> {
+  await page.getByTestId('signin-tab').click();
+  const form = page.getByTestId('signin-form');
+  await form.getByLabel('Username').fill(username);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+}
 
 /** Saves a PNG to test-results/screenshots/`name`.png. */
 export async function screenshot(page: Page, name: string): Promise<string> {
@@ -196,9 +297,9 @@ export class RawClient {
     ws.on('error', () => {});
   }
 
-  /** Connects to `url` and waits until open (and for `hello` on `/ws`). */
-  static async connect(url: string): Promise<RawClient> {
-    const ws = new WebSocket(url);
+  /** Connects to `url` (with a session cookie and Origin when given) and waits until open (and for `hello` on `/ws`). */
+  static async connect(url: string, headers: { cookie?: string; origin?: string } = {}): Promise<RawClient> {
+    const ws = new WebSocket(url, { headers: { ...(headers.cookie ? { cookie: headers.cookie } : {}), ...(headers.origin ? { origin: headers.origin } : {}) } });
     const client = new RawClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
@@ -243,13 +344,13 @@ export class RawClient {
   }
 
   /** Every stored message of `room` as the server holds it, oldest first. */
-  async history(room: number): Promise<Array<{ seq: number; body: string; author: string }>> {
-    const all: Array<{ seq: number; body: string; author: string }> = [];
+  async history(room: number): Promise<Array<{ seq: number; body: string; author: string; authorId: number | null }>> {
+    const all: Array<{ seq: number; body: string; author: string; authorId: number | null }> = [];
     for (let page = 0; ; page++) {
       const id = `hist-${page}-${randomUUID()}`;
       this.send({ type: 'history', id, room, after: all.at(-1)?.seq ?? 0, limit: 100 });
       const reply = (await this.waitFor((f) => f.id === id)) as { messages: typeof all; hasMore: boolean };
-      all.push(...reply.messages.map(({ seq, body, author }) => ({ seq, body, author })));
+      all.push(...reply.messages.map(({ seq, body, author, authorId }) => ({ seq, body, author, authorId })));
       if (!reply.hasMore) return all;
     }
   }
