@@ -41,7 +41,7 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   const layer = openLayer(config, log);
   const rateLimits = new RateLimits(config.messageRateLimit, config.messageRateWindowMs);
   const chat = new ChatService(store, layer, { maxMessageChars: config.maxMessageChars }, rateLimits, log);
-  const accounts = new AccountService(store, layer, rateLimits, config.sessionTtlMs);
+  const accounts = new AccountService(store, layer, rateLimits, config.sessionTtlMs, log);
   const hub = new Hub(chat, log);
   await hub.start();
   // After a channel-layer outage, every local feed re-reads from the store what never arrived live.

@@ -4,6 +4,7 @@
  * Revocations are published to the user's layer group so every instance closes the affected sockets at once.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import { ConfabError } from '../errors.js';
 import type { ChannelLayer } from '../layer/layer.js';
 import { StoreConflictError, type ApiTokenRecord, type Store, type UserRecord } from '../store/store.js';
@@ -72,6 +73,7 @@ export class AccountService {
     private readonly layer: ChannelLayer,
     private readonly limits: RateLimits,
     private readonly sessionTtlMs: number,
+    private readonly log?: Logger,
   ) {}
 
   /** Creates an account (policy checked) and signs it in. */
@@ -252,7 +254,14 @@ export class AccountService {
     return name;
   }
 
-  private emit(userId: number, event: UserEvent): Promise<void> {
-    return this.layer.publish(userGroup(userId), JSON.stringify(event));
+  /**
+   * Tells every instance. The change is already committed, so a channel-layer failure does not fail the
+   * operation: the store refuses a revoked session at its next request or handshake anyway; only the closing
+   * of already open sockets waits for the layer.
+   */
+  private async emit(userId: number, event: UserEvent): Promise<void> {
+    await this.layer.publish(userGroup(userId), JSON.stringify(event)).catch((err: unknown) => {
+      this.log?.warn({ err, userId, event: event.t }, 'could not announce a user event; open sockets may linger');
+    });
   }
 }
