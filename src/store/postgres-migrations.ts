@@ -67,4 +67,20 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX room_members_user ON room_members (user_id);
   ALTER TABLE messages ADD COLUMN author_id BIGINT REFERENCES users (id);
   `,
+  // 3: receipts, unread counts, mentions, notification levels, private receipts, last seen (see sqlite-migrations.ts).
+  `
+  ALTER TABLE room_members ADD COLUMN delivered_seq BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE room_members ADD COLUMN read_seq BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE room_members ADD COLUMN notify TEXT NOT NULL DEFAULT 'default'
+    CHECK (notify IN ('default', 'all', 'mentions', 'nothing'));
+  ALTER TABLE users ADD COLUMN private_receipts BOOLEAN NOT NULL DEFAULT false;
+  ALTER TABLE users ADD COLUMN last_seen_at BIGINT;
+  CREATE TABLE mentions (
+    room_id BIGINT NOT NULL REFERENCES rooms (id),
+    seq     BIGINT NOT NULL,
+    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (room_id, seq, user_id)
+  );
+  CREATE INDEX mentions_user ON mentions (user_id, room_id, seq);
+  `,
 ];

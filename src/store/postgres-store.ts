@@ -10,7 +10,12 @@ import {
   StoreConflictError,
   StoreUnavailableError,
   type ApiTokenRecord,
+  type CursorMove,
+  type CursorRecord,
   type InsertResult,
+  type NotifyLevel,
+  type PeerRecord,
+  type UnreadRecord,
   type MemberRecord,
   type MessageRecord,
   type NewMessage,
@@ -56,6 +61,8 @@ interface MessageRow {
   body: string;
   client_msg_id: string | null;
   created_at: number;
+  /** BIGINT[] comes back as strings (the INT8 parser applies to scalars only). */
+  mention_ids?: Array<string | number> | null;
 }
 
 interface UserRow {
@@ -65,7 +72,34 @@ interface UserRow {
   password_hash: string;
   is_admin: boolean;
   created_at: number;
+  private_receipts: boolean;
+  last_seen_at: number | null;
 }
+
+interface CursorRow {
+  user_id: number;
+  delivered_seq: number;
+  read_seq: number;
+  private_receipts: boolean;
+}
+
+const toCursor = (r: CursorRow): CursorRecord => ({
+  userId: r.user_id,
+  deliveredSeq: r.delivered_seq,
+  readSeq: r.read_seq,
+  privateReceipts: r.private_receipts,
+});
+
+/** A message with the ids it mentions, for every query that reads messages (`m` is the messages alias). */
+const MESSAGE_SELECT = `SELECT m.*, ARRAY(SELECT user_id FROM mentions
+  WHERE room_id = m.room_id AND seq = m.seq ORDER BY user_id) AS mention_ids FROM messages m`;
+
+/** The member's unread state per room; $1 is the user id. */
+const UNREAD_SELECT = `SELECT r.id AS room_id, r.last_seq, rm.read_seq, rm.notify,
+  (SELECT count(*) FROM messages x WHERE x.room_id = r.id AND x.seq > rm.read_seq
+     AND (x.author_id IS NULL OR x.author_id <> rm.user_id)) AS unread,
+  (SELECT count(*) FROM mentions y WHERE y.room_id = r.id AND y.seq > rm.read_seq AND y.user_id = rm.user_id) AS mentions
+  FROM room_members rm JOIN rooms r ON r.id = rm.room_id WHERE rm.user_id = $1`;
 
 const toRoom = (r: RoomRow): RoomRecord => ({
   id: r.id,
@@ -85,6 +119,7 @@ const toMessage = (r: MessageRow): MessageRecord => ({
   body: r.body,
   clientMsgId: r.client_msg_id,
   createdAt: r.created_at,
+  mentions: (r.mention_ids ?? []).map(Number),
 });
 
 const toUser = (r: UserRow): UserRecord => ({
@@ -94,6 +129,8 @@ const toUser = (r: UserRow): UserRecord => ({
   passwordHash: r.password_hash,
   isAdmin: r.is_admin,
   createdAt: r.created_at,
+  privateReceipts: r.private_receipts,
+  lastSeenAt: r.last_seen_at,
 });
 
 const toSession = (r: { id: number; user_id: number; created_at: number; expires_at: number }): SessionRecord => ({
@@ -304,7 +341,7 @@ export class PostgresStore implements Store {
   async createUser(u: NewUser): Promise<UserRecord> {
     const row = await this.one<UserRow>(
       `INSERT INTO users (username, username_key, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)
-       RETURNING id, username, display_name, password_hash, is_admin, created_at`,
+       RETURNING *`,
       [u.username, u.usernameKey, u.displayName, u.passwordHash, u.createdAt],
     );
     return toUser(row!);
@@ -405,7 +442,7 @@ export class PostgresStore implements Store {
     try {
       return await this.tx(async (c) => {
         if (m.clientMsgId !== null) {
-          const existing = await c.query<MessageRow>('SELECT * FROM messages WHERE room_id = $1 AND client_msg_id = $2', [
+          const existing = await c.query<MessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.client_msg_id = $2`, [
             m.roomId,
             m.clientMsgId,
           ]);
@@ -421,12 +458,19 @@ export class PostgresStore implements Store {
            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
           [m.roomId, bumped.rows[0].last_seq, m.authorId, m.author, m.body, m.clientMsgId, m.createdAt],
         );
-        return { message: toMessage(rows[0]!), created: true };
+        const mentions = [...new Set(m.mentions ?? [])].sort((a, b) => a - b);
+        if (mentions.length > 0) {
+          await c.query(
+            'INSERT INTO mentions (room_id, seq, user_id) SELECT $1, $2, unnest($3::bigint[]) ON CONFLICT DO NOTHING',
+            [m.roomId, bumped.rows[0].last_seq, mentions],
+          );
+        }
+        return { message: { ...toMessage(rows[0]!), mentions }, created: true };
       });
     } catch (err) {
       // A retry racing its original: the loser's transaction rolled back (its seq with it); return the winner.
       if (err instanceof StoreConflictError && m.clientMsgId !== null) {
-        const row = await this.one<MessageRow>('SELECT * FROM messages WHERE room_id = $1 AND client_msg_id = $2', [
+        const row = await this.one<MessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.client_msg_id = $2`, [
           m.roomId,
           m.clientMsgId,
         ]);
@@ -439,8 +483,8 @@ export class PostgresStore implements Store {
   async messagesBefore(roomId: number, beforeSeq: number | null, limit: number): Promise<MessageRecord[]> {
     const rows =
       beforeSeq === null
-        ? await this.q<MessageRow>('SELECT * FROM messages WHERE room_id = $1 ORDER BY seq DESC LIMIT $2', [roomId, limit])
-        : await this.q<MessageRow>('SELECT * FROM messages WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3', [
+        ? await this.q<MessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 ORDER BY m.seq DESC LIMIT $2`, [roomId, limit])
+        : await this.q<MessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`, [
             roomId,
             beforeSeq,
             limit,
@@ -450,8 +494,93 @@ export class PostgresStore implements Store {
 
   async messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageRecord[]> {
     return (
-      await this.q<MessageRow>('SELECT * FROM messages WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [roomId, afterSeq, limit])
+      await this.q<MessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`, [
+        roomId,
+        afterSeq,
+        limit,
+      ])
     ).map(toMessage);
+  }
+
+  async moveCursors(roomId: number, userId: number, delivered: number | null, read: number | null): Promise<CursorMove | null> {
+    return this.tx(async (c) => {
+      // FOR UPDATE orders two tabs moving the same cursor, so `before` is what the winner replaced.
+      const { rows } = await c.query<CursorRow & { last_seq: number }>(
+        `SELECT rm.user_id, rm.delivered_seq, rm.read_seq, u.private_receipts, r.last_seq FROM room_members rm
+         JOIN users u ON u.id = rm.user_id JOIN rooms r ON r.id = rm.room_id
+         WHERE rm.room_id = $1 AND rm.user_id = $2 FOR UPDATE OF rm`,
+        [roomId, userId],
+      );
+      const row = rows[0];
+      if (!row) return null;
+      const before = toCursor(row);
+      const readSeq = Math.max(row.read_seq, Math.min(read ?? 0, row.last_seq));
+      const deliveredSeq = Math.max(row.delivered_seq, Math.min(delivered ?? 0, row.last_seq), readSeq);
+      if (readSeq !== row.read_seq || deliveredSeq !== row.delivered_seq) {
+        await c.query('UPDATE room_members SET delivered_seq = $1, read_seq = $2 WHERE room_id = $3 AND user_id = $4', [
+          deliveredSeq,
+          readSeq,
+          roomId,
+          userId,
+        ]);
+      }
+      return { before, after: { ...before, deliveredSeq, readSeq } };
+    });
+  }
+
+  async listCursors(roomId: number): Promise<CursorRecord[]> {
+    const rows = await this.q<CursorRow>(
+      `SELECT rm.user_id, rm.delivered_seq, rm.read_seq, u.private_receipts FROM room_members rm
+       JOIN users u ON u.id = rm.user_id WHERE rm.room_id = $1 ORDER BY rm.user_id`,
+      [roomId],
+    );
+    return rows.map(toCursor);
+  }
+
+  async unreadSummaries(userId: number, roomId?: number): Promise<UnreadRecord[]> {
+    const rows = await this.q<{
+      room_id: number;
+      last_seq: number;
+      read_seq: number;
+      unread: number;
+      mentions: number;
+      notify: NotifyLevel;
+    }>(roomId === undefined ? `${UNREAD_SELECT} ORDER BY r.id` : `${UNREAD_SELECT} AND r.id = $2`, roomId === undefined ? [userId] : [userId, roomId]);
+    return rows.map((r) => ({
+      roomId: r.room_id,
+      lastSeq: r.last_seq,
+      readSeq: r.read_seq,
+      unread: r.unread,
+      mentions: r.mentions,
+      notify: r.notify,
+    }));
+  }
+
+  async setNotifyLevel(roomId: number, userId: number, level: NotifyLevel): Promise<boolean> {
+    const rows = await this.q('UPDATE room_members SET notify = $1 WHERE room_id = $2 AND user_id = $3 RETURNING 1', [
+      level,
+      roomId,
+      userId,
+    ]);
+    return rows.length > 0;
+  }
+
+  async setPrivateReceipts(userId: number, on: boolean): Promise<void> {
+    await this.q('UPDATE users SET private_receipts = $1 WHERE id = $2', [on, userId]);
+  }
+
+  async setLastSeen(userId: number, at: number): Promise<void> {
+    await this.q('UPDATE users SET last_seen_at = $1 WHERE id = $2', [at, userId]);
+  }
+
+  async listPeers(userId: number, limit: number): Promise<PeerRecord[]> {
+    const rows = await this.q<{ user_id: number; last_seen_at: number | null }>(
+      `SELECT DISTINCT u.id AS user_id, u.last_seen_at FROM room_members a
+       JOIN room_members b ON b.room_id = a.room_id JOIN users u ON u.id = b.user_id
+       WHERE a.user_id = $1 AND b.user_id <> $1 ORDER BY u.id LIMIT $2`,
+      [userId, limit],
+    );
+    return rows.map((r) => ({ userId: r.user_id, lastSeenAt: r.last_seen_at }));
   }
 
   async ping(): Promise<void> {

@@ -69,4 +69,22 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX room_members_user ON room_members (user_id);
   ALTER TABLE messages ADD COLUMN author_id INTEGER REFERENCES users (id);
   `,
+  // 3: receipts, unread counts, mentions, notification levels, private receipts and last seen (issue 5).
+  // Cursors live on the membership row: one row per member and room, so moving a cursor is one UPDATE, and an
+  // unread count is a range scan of messages after `read_seq` on the (room_id, seq) unique index.
+  `
+  ALTER TABLE room_members ADD COLUMN delivered_seq INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE room_members ADD COLUMN read_seq INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE room_members ADD COLUMN notify TEXT NOT NULL DEFAULT 'default'
+    CHECK (notify IN ('default', 'all', 'mentions', 'nothing'));
+  ALTER TABLE users ADD COLUMN private_receipts INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE users ADD COLUMN last_seen_at INTEGER;
+  CREATE TABLE mentions (
+    room_id INTEGER NOT NULL REFERENCES rooms (id),
+    seq     INTEGER NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (room_id, seq, user_id)
+  );
+  CREATE INDEX mentions_user ON mentions (user_id, room_id, seq);
+  `,
 ];

@@ -11,7 +11,12 @@ import {
   StoreConflictError,
   StoreUnavailableError,
   type ApiTokenRecord,
+  type CursorMove,
+  type CursorRecord,
   type InsertResult,
+  type NotifyLevel,
+  type PeerRecord,
+  type UnreadRecord,
   type MemberRecord,
   type MessageRecord,
   type NewMessage,
@@ -43,6 +48,8 @@ interface UserRow {
   password_hash: string;
   is_admin: number;
   created_at: number;
+  private_receipts: number;
+  last_seen_at: number | null;
 }
 
 interface SessionRow {
@@ -76,6 +83,24 @@ interface MessageRow {
   body: string;
   client_msg_id: string | null;
   created_at: number;
+  /** Comma-separated ids from group_concat, or null when the message mentions nobody. */
+  mention_ids?: string | null;
+}
+
+interface CursorRow {
+  user_id: number;
+  delivered_seq: number;
+  read_seq: number;
+  private_receipts: number;
+}
+
+interface UnreadRow {
+  room_id: number;
+  last_seq: number;
+  read_seq: number;
+  unread: number;
+  mentions: number;
+  notify: NotifyLevel;
 }
 
 const toRoom = (r: RoomRow): RoomRecord => ({
@@ -94,7 +119,36 @@ const toUser = (r: UserRow): UserRecord => ({
   passwordHash: r.password_hash,
   isAdmin: r.is_admin === 1,
   createdAt: r.created_at,
+  privateReceipts: r.private_receipts === 1,
+  lastSeenAt: r.last_seen_at,
 });
+
+const toCursor = (r: CursorRow): CursorRecord => ({
+  userId: r.user_id,
+  deliveredSeq: r.delivered_seq,
+  readSeq: r.read_seq,
+  privateReceipts: r.private_receipts === 1,
+});
+
+const toUnread = (r: UnreadRow): UnreadRecord => ({
+  roomId: r.room_id,
+  lastSeq: r.last_seq,
+  readSeq: r.read_seq,
+  unread: r.unread,
+  mentions: r.mentions,
+  notify: r.notify,
+});
+
+/** A message with the ids it mentions, for every query that reads messages (`m` is the messages alias). */
+const MESSAGE_SELECT = `SELECT m.*, (SELECT group_concat(x.user_id) FROM (SELECT user_id FROM mentions
+  WHERE room_id = m.room_id AND seq = m.seq ORDER BY user_id) x) AS mention_ids FROM messages m`;
+
+/** The member's unread state per room; `?` placeholders: user id, then the optional room filter. */
+const UNREAD_SELECT = `SELECT r.id AS room_id, r.last_seq, rm.read_seq, rm.notify,
+  (SELECT count(*) FROM messages x WHERE x.room_id = r.id AND x.seq > rm.read_seq
+     AND (x.author_id IS NULL OR x.author_id <> rm.user_id)) AS unread,
+  (SELECT count(*) FROM mentions y WHERE y.room_id = r.id AND y.seq > rm.read_seq AND y.user_id = rm.user_id) AS mentions
+  FROM room_members rm JOIN rooms r ON r.id = rm.room_id WHERE rm.user_id = ?`;
 
 const toSession = (r: SessionRow): SessionRecord => ({
   id: r.id,
@@ -130,6 +184,7 @@ const toMessage = (r: MessageRow): MessageRecord => ({
   body: r.body,
   clientMsgId: r.client_msg_id,
   createdAt: r.created_at,
+  mentions: r.mention_ids ? r.mention_ids.split(',').map(Number) : [],
 });
 
 /** Maps SQLite's error codes onto the store's typed errors so callers never see a dialect. */
@@ -158,6 +213,7 @@ export class SqliteStore implements Store {
   private readonly stmt;
   private readonly insertTx;
   private readonly createRoomTx;
+  private readonly moveCursorsTx;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -226,7 +282,31 @@ export class SqliteStore implements Store {
       deleteToken: db.prepare<[number, number]>('DELETE FROM api_tokens WHERE user_id = ? AND id = ?'),
       touchToken: db.prepare<[number, number]>('UPDATE api_tokens SET last_used_at = ? WHERE id = ?'),
       byClientMsgId: db.prepare<[number, string], MessageRow>(
-        'SELECT * FROM messages WHERE room_id = ? AND client_msg_id = ?',
+        `${MESSAGE_SELECT} WHERE m.room_id = ? AND m.client_msg_id = ?`,
+      ),
+      insertMention: db.prepare<[number, number, number]>(
+        'INSERT INTO mentions (room_id, seq, user_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      cursor: db.prepare<[number, number], CursorRow & { last_seq: number }>(
+        `SELECT rm.user_id, rm.delivered_seq, rm.read_seq, u.private_receipts, r.last_seq FROM room_members rm
+         JOIN users u ON u.id = rm.user_id JOIN rooms r ON r.id = rm.room_id WHERE rm.room_id = ? AND rm.user_id = ?`,
+      ),
+      setCursors: db.prepare<[number, number, number, number]>(
+        'UPDATE room_members SET delivered_seq = ?, read_seq = ? WHERE room_id = ? AND user_id = ?',
+      ),
+      cursors: db.prepare<[number], CursorRow>(
+        `SELECT rm.user_id, rm.delivered_seq, rm.read_seq, u.private_receipts FROM room_members rm
+         JOIN users u ON u.id = rm.user_id WHERE rm.room_id = ? ORDER BY rm.user_id`,
+      ),
+      unreadAll: db.prepare<[number], UnreadRow>(`${UNREAD_SELECT} ORDER BY r.id`),
+      unreadOne: db.prepare<[number, number], UnreadRow>(`${UNREAD_SELECT} AND r.id = ?`),
+      setNotify: db.prepare<[string, number, number]>('UPDATE room_members SET notify = ? WHERE room_id = ? AND user_id = ?'),
+      setPrivateReceipts: db.prepare<[number, number]>('UPDATE users SET private_receipts = ? WHERE id = ?'),
+      setLastSeen: db.prepare<[number, number]>('UPDATE users SET last_seen_at = ? WHERE id = ?'),
+      peers: db.prepare<[number, number, number], { user_id: number; last_seen_at: number | null }>(
+        `SELECT DISTINCT u.id AS user_id, u.last_seen_at FROM room_members a
+         JOIN room_members b ON b.room_id = a.room_id JOIN users u ON u.id = b.user_id
+         WHERE a.user_id = ? AND b.user_id <> ? ORDER BY u.id LIMIT ?`,
       ),
       bumpSeq: db.prepare<[number], { last_seq: number }>(
         'UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq',
@@ -236,13 +316,13 @@ export class SqliteStore implements Store {
          VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       ),
       newest: db.prepare<[number, number], MessageRow>(
-        'SELECT * FROM (SELECT * FROM messages WHERE room_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq',
+        `SELECT * FROM (${MESSAGE_SELECT} WHERE m.room_id = ? ORDER BY m.seq DESC LIMIT ?) ORDER BY seq`,
       ),
       before: db.prepare<[number, number, number], MessageRow>(
-        'SELECT * FROM (SELECT * FROM messages WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq',
+        `SELECT * FROM (${MESSAGE_SELECT} WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?) ORDER BY seq`,
       ),
       after: db.prepare<[number, number, number], MessageRow>(
-        'SELECT * FROM messages WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+        `${MESSAGE_SELECT} WHERE m.room_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
       ),
       ping: db.prepare('SELECT 1'),
     };
@@ -264,8 +344,24 @@ export class SqliteStore implements Store {
         m.clientMsgId,
         m.createdAt,
       );
-      return { message: toMessage(row!), created: true };
+      const mentions = [...new Set(m.mentions ?? [])].sort((a, b) => a - b);
+      for (const userId of mentions) this.stmt.insertMention.run(m.roomId, bumped.last_seq, userId);
+      return { message: { ...toMessage(row!), mentions }, created: true };
     });
+
+    this.moveCursorsTx = db.transaction(
+      (roomId: number, userId: number, delivered: number | null, read: number | null): CursorMove | null => {
+        const row = this.stmt.cursor.get(roomId, userId);
+        if (!row) return null;
+        const before = toCursor(row);
+        const readSeq = Math.max(row.read_seq, Math.min(read ?? 0, row.last_seq));
+        const deliveredSeq = Math.max(row.delivered_seq, Math.min(delivered ?? 0, row.last_seq), readSeq);
+        if (readSeq !== row.read_seq || deliveredSeq !== row.delivered_seq) {
+          this.stmt.setCursors.run(deliveredSeq, readSeq, roomId, userId);
+        }
+        return { before, after: { ...before, deliveredSeq, readSeq } };
+      },
+    );
 
     this.createRoomTx = db.transaction((r: NewRoom, directKey: string | null, members: number[]): RoomRecord => {
       const room = toRoom(this.stmt.createRoom.get(r.name, r.nameKey, r.kind, r.ownerId, directKey, r.createdAt)!);
@@ -462,6 +558,38 @@ export class SqliteStore implements Store {
 
   messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageRecord[]> {
     return this.run(() => this.stmt.after.all(roomId, afterSeq, limit).map(toMessage));
+  }
+
+  moveCursors(roomId: number, userId: number, delivered: number | null, read: number | null): Promise<CursorMove | null> {
+    return this.run(() => this.moveCursorsTx.immediate(roomId, userId, delivered, read));
+  }
+
+  listCursors(roomId: number): Promise<CursorRecord[]> {
+    return this.run(() => this.stmt.cursors.all(roomId).map(toCursor));
+  }
+
+  unreadSummaries(userId: number, roomId?: number): Promise<UnreadRecord[]> {
+    return this.run(() =>
+      (roomId === undefined ? this.stmt.unreadAll.all(userId) : this.stmt.unreadOne.all(userId, roomId)).map(toUnread),
+    );
+  }
+
+  setNotifyLevel(roomId: number, userId: number, level: NotifyLevel): Promise<boolean> {
+    return this.run(() => this.stmt.setNotify.run(level, roomId, userId).changes > 0);
+  }
+
+  setPrivateReceipts(userId: number, on: boolean): Promise<void> {
+    return this.run(() => void this.stmt.setPrivateReceipts.run(on ? 1 : 0, userId));
+  }
+
+  setLastSeen(userId: number, at: number): Promise<void> {
+    return this.run(() => void this.stmt.setLastSeen.run(at, userId));
+  }
+
+  listPeers(userId: number, limit: number): Promise<PeerRecord[]> {
+    return this.run(() =>
+      this.stmt.peers.all(userId, userId, limit).map((r) => ({ userId: r.user_id, lastSeenAt: r.last_seen_at })),
+    );
   }
 
   ping(): Promise<void> {

@@ -37,6 +37,10 @@ export interface UserRecord {
   passwordHash: string;
   isAdmin: boolean;
   createdAt: number;
+  /** Others see this user's cursors with `read` hidden (delivered only). */
+  privateReceipts: boolean;
+  /** When the user's last connection closed; null when never seen or not since issue 5. */
+  lastSeenAt: number | null;
 }
 
 export interface NewUser {
@@ -82,6 +86,8 @@ export interface MessageRecord {
   body: string;
   clientMsgId: string | null;
   createdAt: number;
+  /** Ids of the users the message mentions, ascending. */
+  mentions: number[];
 }
 
 /** What the domain hands to the store to insert. */
@@ -95,12 +101,52 @@ export interface NewMessage {
   /** Idempotency key: a second insert with the same key in the same room returns the first message. */
   clientMsgId: string | null;
   createdAt: number;
+  /** Users mentioned (resolved by the domain); stored in the same transaction as the message. */
+  mentions?: number[];
 }
 
 /** Result of an idempotent insert: `created` is false when `clientMsgId` matched an earlier message. */
 export interface InsertResult {
   message: MessageRecord;
   created: boolean;
+}
+
+/** When a member wants to be notified of a room's messages; `default`: direct conversations and mentions. */
+export type NotifyLevel = 'default' | 'all' | 'mentions' | 'nothing';
+
+/** One member's cursors in a room. */
+export interface CursorRecord {
+  userId: number;
+  /** Highest seq that reached one of the member's devices. */
+  deliveredSeq: number;
+  /** Highest seq shown in a visible, focused window. Never above `deliveredSeq`. */
+  readSeq: number;
+  /** The member keeps `readSeq` private. */
+  privateReceipts: boolean;
+}
+
+/** What moving a member's cursors did: the cursors before and after (equal when nothing moved). */
+export interface CursorMove {
+  before: CursorRecord;
+  after: CursorRecord;
+}
+
+/** A member's unread state in one room. */
+export interface UnreadRecord {
+  roomId: number;
+  lastSeq: number;
+  readSeq: number;
+  /** Messages by others after `readSeq`. */
+  unread: number;
+  /** Those of them that mention the member. */
+  mentions: number;
+  notify: NotifyLevel;
+}
+
+/** Another user sharing a room with someone, for presence. */
+export interface PeerRecord {
+  userId: number;
+  lastSeenAt: number | null;
 }
 
 /** The storage contract; test/integration/store-contract.ts runs the same suite against every implementation. */
@@ -162,6 +208,22 @@ export interface Store {
   messagesBefore(roomId: number, beforeSeq: number | null, limit: number): Promise<MessageRecord[]>;
   /** The oldest `limit` messages with seq > afterSeq, oldest first. */
   messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageRecord[]>;
+  /**
+   * Moves a member's cursors forward (never back): each is clamped to the room's `lastSeq`, and `delivered` is
+   * raised to `read`. Null fields leave a cursor as it is. Returns null when the user is not a member.
+   */
+  moveCursors(roomId: number, userId: number, delivered: number | null, read: number | null): Promise<CursorMove | null>;
+  /** Every member's cursors in a room. */
+  listCursors(roomId: number): Promise<CursorRecord[]>;
+  /** The member's unread state in each of their rooms, or only in `roomId` when given. */
+  unreadSummaries(userId: number, roomId?: number): Promise<UnreadRecord[]>;
+  /** Sets the member's notification level; returns false when the user is not a member. */
+  setNotifyLevel(roomId: number, userId: number, level: NotifyLevel): Promise<boolean>;
+  setPrivateReceipts(userId: number, on: boolean): Promise<void>;
+  setLastSeen(userId: number, at: number): Promise<void>;
+  /** Up to `limit` distinct users sharing at least one room with the user (the user excluded). */
+  listPeers(userId: number, limit: number): Promise<PeerRecord[]>;
+
   /** Cheap round trip for readiness checks; throws when the database does not answer. */
   ping(): Promise<void>;
   close(): Promise<void>;

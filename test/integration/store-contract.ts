@@ -153,6 +153,8 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         passwordHash: 'phc-1',
         isAdmin: false,
         createdAt: 42,
+        privateReceipts: false,
+        lastSeenAt: null,
       });
       assert.deepEqual(await store.getUser(u.id), u);
       assert.deepEqual(await store.findUserByKey('zoe_q'), u);
@@ -346,6 +348,82 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         Array.from({ length: 20 }, (_, i) => i + 101),
       );
       assert.deepEqual(await store.messagesAfter(room.id, 120, 50), []);
+    });
+
+    test('cursors: monotonic, clamped to lastSeq, read never above delivered; non-members get null', async () => {
+      const [ana, ben, out] = [await newUser('cur'), await newUser('cur'), await newUser('cur')];
+      const r = await newRoom({ ownerId: ana.id });
+      await store.addMember(r.id, ben.id, 1);
+      for (let i = 1; i <= 5; i++) await send(r.id, i);
+      const zero = await store.moveCursors(r.id, ben.id, null, null);
+      assert.deepEqual(zero?.after, { userId: ben.id, deliveredSeq: 0, readSeq: 0, privateReceipts: false });
+      let move = await store.moveCursors(r.id, ben.id, 4, 2);
+      assert.deepEqual([move?.before.deliveredSeq, move?.before.readSeq], [0, 0]);
+      assert.deepEqual([move?.after.deliveredSeq, move?.after.readSeq], [4, 2]);
+      move = await store.moveCursors(r.id, ben.id, 1, 1);
+      assert.deepEqual([move?.after.deliveredSeq, move?.after.readSeq], [4, 2], 'never moves back');
+      move = await store.moveCursors(r.id, ben.id, null, 5);
+      assert.deepEqual([move?.after.deliveredSeq, move?.after.readSeq], [5, 5], 'delivered raised to read');
+      move = await store.moveCursors(r.id, ben.id, 99, 99);
+      assert.deepEqual([move?.after.deliveredSeq, move?.after.readSeq], [5, 5], 'clamped to lastSeq');
+      assert.equal(await store.moveCursors(r.id, out.id, 1, 1), null);
+      const cursors = await store.listCursors(r.id);
+      assert.deepEqual(
+        cursors.map((c) => [c.userId, c.deliveredSeq, c.readSeq]),
+        [
+          [ana.id, 0, 0],
+          [ben.id, 5, 5],
+        ],
+      );
+      await store.setPrivateReceipts(ben.id, true);
+      assert.equal((await store.listCursors(r.id)).find((c) => c.userId === ben.id)?.privateReceipts, true);
+      assert.equal((await store.getUser(ben.id))?.privateReceipts, true);
+    });
+
+    test('mentions are stored with the message and counted in unread summaries, own messages are not unread', async () => {
+      const [ana, ben] = [await newUser('men'), await newUser('men')];
+      const r = await newRoom({ ownerId: ana.id });
+      await store.addMember(r.id, ben.id, 1);
+      const post = (authorId: number, body: string, mentions: number[] = []) =>
+        store.insertMessage({ roomId: r.id, authorId, author: 'x', body, clientMsgId: null, createdAt: 5, mentions });
+      const first = await post(ana.id, 'hi @ben', [ben.id]);
+      assert.deepEqual(first.message.mentions, [ben.id]);
+      await post(ana.id, 'plain');
+      await post(ben.id, 'mine');
+      await post(ana.id, 'again @ben', [ben.id]);
+      const page = await store.messagesAfter(r.id, 0, 10);
+      assert.deepEqual(page.map((m) => m.mentions), [[ben.id], [], [], [ben.id]]);
+      assert.deepEqual((await store.messagesBefore(r.id, null, 1))[0]?.mentions, [ben.id]);
+      let [summary] = await store.unreadSummaries(ben.id, r.id);
+      assert.deepEqual(summary, { roomId: r.id, lastSeq: 4, readSeq: 0, unread: 3, mentions: 2, notify: 'default' });
+      await store.moveCursors(r.id, ben.id, null, 1);
+      [summary] = await store.unreadSummaries(ben.id, r.id);
+      assert.deepEqual([summary?.unread, summary?.mentions], [2, 1]);
+      assert.ok((await store.unreadSummaries(ben.id)).some((s) => s.roomId === r.id));
+      assert.equal((await store.unreadSummaries(ana.id, r.id))[0]?.unread, 1, "ben's own message is unread for ana only");
+      // An idempotent retry returns the stored mentions.
+      const again = await store.insertMessage({
+        roomId: r.id, authorId: ana.id, author: 'x', body: 'k', clientMsgId: 'men-k', createdAt: 5, mentions: [ben.id],
+      });
+      const retry = await store.insertMessage({
+        roomId: r.id, authorId: ana.id, author: 'x', body: 'k', clientMsgId: 'men-k', createdAt: 5, mentions: [ben.id],
+      });
+      assert.equal(retry.created, false);
+      assert.deepEqual(retry.message, again.message);
+    });
+
+    test('notify level, last seen and peers', async () => {
+      const [ana, ben, cy] = [await newUser('nl'), await newUser('nl'), await newUser('nl')];
+      const r = await newRoom({ ownerId: ana.id });
+      await store.addMember(r.id, ben.id, 1);
+      assert.equal(await store.setNotifyLevel(r.id, ben.id, 'mentions'), true);
+      assert.equal(await store.setNotifyLevel(r.id, cy.id, 'all'), false);
+      assert.equal((await store.unreadSummaries(ben.id, r.id))[0]?.notify, 'mentions');
+      assert.equal((await store.getUser(ana.id))?.lastSeenAt, null);
+      await store.setLastSeen(ana.id, 12345);
+      assert.equal((await store.getUser(ana.id))?.lastSeenAt, 12345);
+      assert.deepEqual(await store.listPeers(ben.id, 10), [{ userId: ana.id, lastSeenAt: 12345 }]);
+      assert.deepEqual(await store.listPeers(cy.id, 10), []);
     });
 
     test('ping answers', async () => {
