@@ -37,6 +37,7 @@ const schema = z.object({
   SESSION_TTL_HOURS: int(1, 24 * 365).default(24 * 30),
   MESSAGE_RATE_LIMIT: int(1, 1_000_000).default(30),
   MESSAGE_RATE_WINDOW_MS: int(100, 3_600_000).default(10_000),
+  PRESENCE_TTL_S: int(1, 3600).default(30),
 });
 
 /** Every environment variable Confab reads (README.md's configuration table lists each). */
@@ -72,6 +73,8 @@ export interface Config {
   /** Messages one user may send per window; more are refused with `rate_limited` and `retryAfterMs`. */
   messageRateLimit: number;
   messageRateWindowMs: number;
+  /** With Redis: an instance that stops refreshing presence (it died) stops counting within this many seconds. */
+  presenceTtlS: number;
 }
 
 /** Raised for an invalid environment; its message names every offending variable. */
@@ -115,5 +118,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sessionTtlMs: v.SESSION_TTL_HOURS * 3_600_000,
     messageRateLimit: v.MESSAGE_RATE_LIMIT,
     messageRateWindowMs: v.MESSAGE_RATE_WINDOW_MS,
+    presenceTtlS: v.PRESENCE_TTL_S,
   };
 }

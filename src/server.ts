@@ -7,10 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { AccountService } from './chat/accounts.js';
 import { ChatService } from './chat/chat-service.js';
+import { PresenceService } from './chat/presence.js';
+import { ReceiptService } from './chat/receipts.js';
 import { RateLimits } from './chat/rate-limits.js';
 import type { Config } from './config.js';
 import { buildHttpApp } from './http/app.js';
 import { openLayer } from './layer/open-layer.js';
+import { openPresence } from './presence/open-presence.js';
 import { openStore } from './store/open-store.js';
 import { Gateway } from './ws/gateway.js';
 import { Hub } from './ws/hub.js';
@@ -42,7 +45,9 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   const rateLimits = new RateLimits(config.messageRateLimit, config.messageRateWindowMs);
   const chat = new ChatService(store, layer, { maxMessageChars: config.maxMessageChars }, rateLimits, log);
   const accounts = new AccountService(store, layer, rateLimits, config.sessionTtlMs, log);
-  const hub = new Hub(chat, log);
+  const receipts = new ReceiptService(store, layer, log);
+  const presence = new PresenceService(store, openPresence(config, log), layer, log);
+  const hub = new Hub(chat, receipts, presence, log);
   await hub.start();
   // After a channel-layer outage, every local feed re-reads from the store what never arrived live.
   layer.onRecovered(() => hub.resync());
@@ -57,7 +62,7 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
     log,
     webRoot: options.webRoot ?? defaultWebRoot(),
   });
-  const gateway = new Gateway(app.server, { ...config, chat, accounts, hub, log, originPolicy });
+  const gateway = new Gateway(app.server, { ...config, chat, receipts, presence, accounts, hub, log, originPolicy });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -73,6 +78,7 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
       await gateway.close(config.shutdownTimeoutMs);
       await chat.drain();
       await hub.close();
+      await presence.close();
       await app.close();
       await layer.close();
       await store.close();

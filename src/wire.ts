@@ -17,11 +17,14 @@ export function messagePayload(m: MessageRecord) {
     body: m.body,
     time: new Date(m.createdAt).toISOString(),
     ...(m.clientMsgId !== null ? { clientMsgId: m.clientMsgId } : {}),
+    mentions: m.mentions,
   };
 }
 
 /** A room as clients see it; direct conversations list their members so clients can name them. */
-export function roomPayload(r: RoomRecord & { members?: UserView[] }) {
+export function roomPayload(
+  r: RoomRecord & { members?: UserView[]; readSeq?: number; unread?: number; mentions?: number; notify?: string },
+) {
   return {
     id: r.id,
     name: r.name,
@@ -30,6 +33,8 @@ export function roomPayload(r: RoomRecord & { members?: UserView[] }) {
     createdAt: new Date(r.createdAt).toISOString(),
     lastSeq: r.lastSeq,
     ...(r.members ? { members: r.members } : {}),
+    // The caller's own unread state, on sidebar lists only.
+    ...(r.readSeq !== undefined ? { readSeq: r.readSeq, unread: r.unread, mentions: r.mentions, notify: r.notify } : {}),
   };
 }
 

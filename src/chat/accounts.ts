@@ -208,6 +208,12 @@ export class AccountService {
     return user;
   }
 
+  /** Keeps the user's read status private (others then see "delivered" only) or shares it again. */
+  async setPrivateReceipts(userId: number, on: boolean): Promise<UserRecord> {
+    await this.store.setPrivateReceipts(userId, on);
+    return this.getUser(userId);
+  }
+
   async requireUser(username: string): Promise<UserRecord> {
     const user = await this.store.findUserByKey(usernameKey(username));
     if (!user) throw new ConfabError('not_found', `No user "${username}"`);

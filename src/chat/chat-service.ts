@@ -10,7 +10,15 @@
 import type { Logger } from 'pino';
 import { ConfabError } from '../errors.js';
 import type { ChannelLayer, LayerHandler } from '../layer/layer.js';
-import { StoreConflictError, type MessageRecord, type RoomRecord, type Store } from '../store/store.js';
+import {
+  StoreConflictError,
+  type MessageRecord,
+  type NotifyLevel,
+  type RoomRecord,
+  type Store,
+  type UnreadRecord,
+} from '../store/store.js';
+import { parseMentions } from './mentions.js';
 import { type Principal, type UserView, userView } from './principal.js';
 import type { RateLimits } from './rate-limits.js';
 import { checkBody, checkRoomName, roomNameKey } from './rules.js';
@@ -26,6 +34,17 @@ export const MAX_DIRECT_MEMBERS = 8;
 const ROOMS_GROUP = 'rooms';
 /** Layer group of one room's live messages. */
 const roomGroup = (roomId: number) => `room.${roomId}`;
+/** Layer group of one room's typing notices (never stored). */
+const typingGroup = (roomId: number) => `room.${roomId}.typing`;
+
+/** The notification levels a member may choose for a room. */
+export const NOTIFY_LEVELS: readonly NotifyLevel[] = ['default', 'all', 'mentions', 'nothing'];
+
+/** Someone typing in a room, as relayed to the room's other subscribers. */
+export interface TypingNotice {
+  roomId: number;
+  user: { id: number; displayName: string };
+}
 
 /** What a sender asks to post. */
 export interface SendRequest {
@@ -50,6 +69,11 @@ export interface HistoryQuery {
 /** A room as its reader sees it: direct conversations carry their members, so clients can name them. */
 export interface RoomView extends RoomRecord {
   members?: UserView[];
+  /** The reader's own unread state (sidebar lists only). */
+  readSeq?: number;
+  unread?: number;
+  mentions?: number;
+  notify?: NotifyLevel;
 }
 
 export interface ChatLimits {
@@ -71,8 +95,48 @@ export class ChatService {
   /** The rooms in the user's sidebar: every room they are a member of, direct conversations included. */
   async listRooms(p: Principal): Promise<RoomView[]> {
     if (p.userId === null) return this.store.listPublicRooms();
-    const rooms = await this.store.listUserRooms(p.userId);
-    return Promise.all(rooms.map((r) => this.view(r)));
+    const [rooms, summaries] = await Promise.all([this.store.listUserRooms(p.userId), this.store.unreadSummaries(p.userId)]);
+    const byRoom = new Map(summaries.map((s) => [s.roomId, s]));
+    return Promise.all(
+      rooms.map(async (r) => {
+        const s = byRoom.get(r.id);
+        const view = await this.view(r);
+        return s ? { ...view, readSeq: s.readSeq, unread: s.unread, mentions: s.mentions, notify: s.notify } : view;
+      }),
+    );
+  }
+
+  /** The user's unread state in each room of their sidebar (sent after `hello`). */
+  async unreadSummaries(p: Principal): Promise<UnreadRecord[]> {
+    if (p.userId === null) return [];
+    return this.store.unreadSummaries(p.userId);
+  }
+
+  /** Sets when `p` wants to be notified of a room's messages. Not a member: `not_found`. */
+  async setNotifyLevel(p: Principal, roomId: number, level: unknown): Promise<void> {
+    const userId = this.signedIn(p);
+    if (typeof level !== 'string' || !NOTIFY_LEVELS.includes(level as NotifyLevel)) {
+      throw new ConfabError('bad_request', `"level" must be one of ${NOTIFY_LEVELS.join(', ')}`);
+    }
+    if (!(await this.store.setNotifyLevel(roomId, userId, level as NotifyLevel))) {
+      throw new ConfabError('not_found', `Room ${roomId} does not exist`);
+    }
+  }
+
+  /**
+   * Tells the room's other subscribers that `p` is typing. Never stored; the caller throttles. Only someone who
+   * may post in the room may say so.
+   */
+  async typing(p: Principal, roomId: number): Promise<void> {
+    const userId = this.signedIn(p);
+    await this.readableRoom(p, roomId);
+    const notice: TypingNotice = { roomId, user: { id: userId, displayName: p.displayName } };
+    this.publish(typingGroup(roomId), JSON.stringify(notice));
+  }
+
+  /** Calls `listener` with each typing notice of the room (on any instance). */
+  async watchTyping(roomId: number, listener: (notice: TypingNotice) => void): Promise<() => Promise<void>> {
+    return this.watch(typingGroup(roomId), listener);
   }
 
   /** Public rooms anyone signed in can find and join. */
@@ -220,8 +284,9 @@ export class ChatService {
   async send(p: Principal, req: SendRequest): Promise<MessageRecord> {
     if (this.closing) throw new ConfabError('shutting_down');
     const body = checkBody(req.body, this.limits.maxMessageChars);
-    await this.readableRoom(p, req.roomId);
+    const room = await this.readableRoom(p, req.roomId);
     await this.rateLimits.message(p.userId !== null ? `u${p.userId}` : `g${p.username}`);
+    const mentions = await this.resolveMentions(p, room, body);
     const work = this.store.insertMessage({
       roomId: req.roomId,
       authorId: p.userId,
@@ -229,6 +294,7 @@ export class ChatService {
       body,
       clientMsgId: req.clientMsgId,
       createdAt: Date.now(),
+      mentions,
     });
     this.inFlight.add(work);
     try {
@@ -280,6 +346,21 @@ export class ChatService {
   async drain(): Promise<void> {
     this.closing = true;
     await Promise.allSettled([...this.inFlight]);
+  }
+
+  /**
+   * The ids of the users a body mentions who can read the room (anyone for a public room, members otherwise);
+   * the author never mentions themselves.
+   */
+  private async resolveMentions(p: Principal, room: RoomRecord, body: string): Promise<number[]> {
+    const ids: number[] = [];
+    for (const key of parseMentions(body)) {
+      const user = await this.store.findUserByKey(key);
+      if (!user || user.id === p.userId) continue;
+      if (room.kind !== 'public' && !(await this.store.isMember(room.id, user.id))) continue;
+      ids.push(user.id);
+    }
+    return ids.sort((a, b) => a - b);
   }
 
   private async canRead(p: Principal, room: RoomRecord): Promise<boolean> {

@@ -5,7 +5,9 @@
  */
 import type { Logger } from 'pino';
 import { HISTORY_PAGE_MAX, type ChatService } from '../chat/chat-service.js';
+import type { PresenceService } from '../chat/presence.js';
 import type { Principal } from '../chat/principal.js';
+import type { ReceiptService } from '../chat/receipts.js';
 import type { UserEvent } from '../chat/user-events.js';
 import { ConfabError, toConfabError } from '../errors.js';
 import type { Hub, RoomListSubscriber, UserEventSink } from './hub.js';
@@ -17,9 +19,13 @@ import { CLOSE, type Connection } from './connection.js';
 export const MAX_BAD_FRAMES = 20;
 /** Frames waiting to be handled on one connection; more are refused with `rate_limited`. */
 export const MAX_QUEUED_FRAMES = 256;
+/** Typing notices closer together than this on one connection and room are dropped (clients send one per 3 s). */
+export const TYPING_MIN_INTERVAL_MS = 1000;
 
 export interface SessionDeps {
   chat: ChatService;
+  receipts: ReceiptService;
+  presence: PresenceService;
   hub: Hub;
   log: Logger;
   maxMessageChars: number;
@@ -32,6 +38,8 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
   private queued = 0;
   private badFrames = 0;
   private closed = false;
+  /** When this connection last relayed typing, per room. */
+  private readonly lastTyping = new Map<number, number>();
 
   constructor(
     private readonly conn: Connection,
@@ -47,8 +55,25 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
     );
     deps.hub.addRoomListener(this);
     deps.hub.addUserSink(this);
+    if (principal.userId !== null) deps.presence.connected(principal.userId, conn.id);
     conn.ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
     conn.ws.on('close', () => this.onClose());
+    // Queued first, so the sidebar's state arrives before any answer to the client's own frames.
+    this.queue = this.queue.then(() =>
+      this.greet().catch((err: unknown) => this.deps.log.warn({ err, conn: conn.id }, 'could not send unread and presence')),
+    );
+  }
+
+  /** After `hello`: unread state of every room in the sidebar, and the presence of the people in them. */
+  private async greet(): Promise<void> {
+    const userId = this.principal.userId;
+    if (userId === null) return;
+    this.conn.write(serverFrame.unread(await this.deps.chat.unreadSummaries(this.principal)));
+    this.conn.write(serverFrame.presence(await this.deps.presence.snapshot(userId)));
+  }
+
+  presenceChanged(frame: string): void {
+    this.conn.write(frame);
   }
 
   /** Resolves when every frame received so far has been handled (graceful stop waits on this). */
@@ -81,6 +106,9 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
         // Stale permission: stop delivering at once, whatever this connection asked for.
         this.dropFeed(event.roomId);
         this.conn.write(serverFrame.roomRemoved(event.roomId));
+        return;
+      case 'unread':
+        this.conn.write(serverFrame.unread(event.rooms));
         return;
     }
   }
@@ -156,6 +184,19 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
       case 'ping':
         this.conn.write(serverFrame.pong(frame.id));
         return;
+      case 'receipt':
+        await this.deps.receipts.receipt(this.principal, { roomId: frame.room, delivered: frame.delivered, read: frame.read });
+        return;
+      case 'typing': {
+        const now = Date.now();
+        if (now - (this.lastTyping.get(frame.room) ?? -Infinity) < TYPING_MIN_INTERVAL_MS) return;
+        this.lastTyping.set(frame.room, now);
+        await this.deps.chat.typing(this.principal, frame.room);
+        return;
+      }
+      case 'presence':
+        if (this.principal.userId !== null) this.deps.presence.changed(this.principal.userId, this.conn.id, frame.state);
+        return;
     }
   }
 
@@ -170,18 +211,26 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
       feed.hold();
     } else {
       await this.deps.chat.readableRoom(this.principal, roomId);
-      feed = new RoomFeed(roomId, this.deps.chat, {
-        write: (text) => this.conn.write(text),
-        fail: (err) => {
-          this.deps.log.warn({ err, conn: this.conn.id, roomId }, 'replay failed; closing so the client resumes');
-          this.conn.close(CLOSE.internalError, 'replay failed');
+      feed = new RoomFeed(
+        roomId,
+        this.deps.chat,
+        {
+          write: (text) => this.conn.write(text),
+          fail: (err) => {
+            this.deps.log.warn({ err, conn: this.conn.id, roomId }, 'replay failed; closing so the client resumes');
+            this.conn.close(CLOSE.internalError, 'replay failed');
+          },
         },
-      });
+        'protocol',
+        this.principal.userId,
+      );
       this.feeds.set(roomId, feed);
       await this.deps.hub.join(roomId, feed);
     }
     const room = await this.deps.chat.readableRoom(this.principal, roomId);
     this.conn.write(serverFrame.subscribed(id, roomId, room.lastSeq));
+    // Every member's cursors at once, so "read by N" can be drawn before the first change arrives.
+    this.conn.write(serverFrame.receipts(roomId, await this.deps.receipts.cursors(roomId), this.principal.userId));
     // Replay runs beside the frame queue: a long catch-up must not hold up this client's sends.
     // Without `since`, a new feed starts at the present; an existing one carries on from what it has sent, so a
     // repeated subscribe can never skip a message still on its way.
@@ -209,6 +258,7 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
 
   private onClose(): void {
     this.closed = true;
+    if (this.principal.userId !== null) this.deps.presence.disconnected(this.principal.userId, this.conn.id);
     this.deps.hub.removeRoomListener(this);
     this.deps.hub.removeUserSink(this);
     for (const [roomId, feed] of this.feeds) {

@@ -10,6 +10,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { ChatService } from '../chat/chat-service.js';
 import { checkRoomName } from '../chat/rules.js';
 import type { AccountService } from '../chat/accounts.js';
+import type { PresenceService } from '../chat/presence.js';
+import type { ReceiptService } from '../chat/receipts.js';
 import { guestPrincipal, type Principal } from '../chat/principal.js';
 import { credentialOf } from '../access/credentials.js';
 import { originAllowed, type OriginPolicy } from '../access/origin.js';
@@ -22,6 +24,8 @@ const LEGACY_PATH = /^\/ws\/chat\/([^/]+)\/?$/;
 
 export interface GatewayOptions {
   chat: ChatService;
+  receipts: ReceiptService;
+  presence: PresenceService;
   accounts: AccountService;
   originPolicy: OriginPolicy;
   allowGuests: boolean;

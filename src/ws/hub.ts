@@ -3,11 +3,19 @@
  * once, however many local subscribers it has, and serializes each delivery once for all of them.
  */
 import type { Logger } from 'pino';
-import type { ChatService } from '../chat/chat-service.js';
+import type { ChatService, TypingNotice } from '../chat/chat-service.js';
+import type { PresenceService } from '../chat/presence.js';
 import type { Principal } from '../chat/principal.js';
+import type { CursorChange, ReceiptService } from '../chat/receipts.js';
 import type { UserEvent } from '../chat/user-events.js';
-import type { MessageRecord, RoomRecord } from '../store/store.js';
+import type { CursorRecord, MessageRecord, RoomRecord } from '../store/store.js';
 import { legacyFrame, serverFrame } from './protocol.js';
+
+/**
+ * Cursor changes of one room are gathered for this long and sent as one `receipts` frame, serialized once
+ * for all local subscribers: receipts must not multiply the per-message cost by the number of readers.
+ */
+export const RECEIPT_COALESCE_MS = 250;
 
 /** The frames of one delivery, each serialized at most once and shared by every recipient. */
 export class DeliveryFrames {
@@ -30,6 +38,10 @@ export class DeliveryFrames {
 /** A local connection following a room. */
 export interface RoomSubscriber {
   deliver(frames: DeliveryFrames): void;
+  /** The user behind the subscription (receipts and typing depend on who reads); null for guests. */
+  readonly viewerId?: number | null;
+  /** Writes a live room event (`receipts`, `typing`) already serialized; legacy subscribers ignore these. */
+  deliverEvent?(text: string): void;
   /** Re-reads from the store whatever live delivery may have missed (after a channel-layer outage). */
   resync(): void;
 }
@@ -37,6 +49,8 @@ export interface RoomSubscriber {
 /** A local connection told about new rooms. */
 export interface RoomListSubscriber {
   roomCreated(frame: string): void;
+  /** A `presence` frame (the simplest correct first version: every connection hears every change). */
+  presenceChanged(frame: string): void;
 }
 
 /** A local connection acting on events addressed to its user. */
@@ -52,6 +66,9 @@ interface UserEntry {
 
 interface RoomEntry {
   subscribers: Set<RoomSubscriber>;
+  /** Cursor changes waiting for the coalescing window to end, by user. */
+  cursors: Map<number, CursorRecord>;
+  flushTimer: NodeJS.Timeout | null;
   /** Resolves once the layer subscription is live, to the function that ends it. */
   watching: Promise<() => Promise<void>>;
 }
@@ -61,17 +78,24 @@ export class Hub {
   private readonly listeners = new Set<RoomListSubscriber>();
   private readonly users = new Map<number, UserEntry>();
   private stopWatchingRooms: (() => Promise<void>) | undefined;
+  private stopWatchingPresence: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly chat: ChatService,
+    private readonly receipts: ReceiptService,
+    private readonly presence: PresenceService,
     private readonly log: Logger,
   ) {}
 
-  /** Starts relaying room creations. */
+  /** Starts relaying room creations and presence changes. */
   async start(): Promise<void> {
     this.stopWatchingRooms = await this.chat.watchRooms((room: RoomRecord) => {
       const frame = serverFrame.roomCreated(room);
       for (const l of this.listeners) l.roomCreated(frame);
+    });
+    this.stopWatchingPresence = await this.presence.watch((change) => {
+      const frame = serverFrame.presence([change]);
+      for (const l of this.listeners) l.presenceChanged(frame);
     });
   }
 
@@ -114,7 +138,9 @@ export class Hub {
     let entry = this.rooms.get(roomId);
     if (!entry) {
       const subscribers = new Set<RoomSubscriber>();
-      entry = { subscribers, watching: this.chat.watchRoom(roomId, (m) => this.fanOut(subscribers, m)) };
+      const created: RoomEntry = { subscribers, cursors: new Map(), flushTimer: null, watching: Promise.resolve(async () => {}) };
+      created.watching = this.watchRoom(roomId, created);
+      entry = created;
       this.rooms.set(roomId, entry);
       entry.watching.catch((err: unknown) => {
         this.log.error({ err, roomId }, 'could not watch room');
@@ -130,6 +156,7 @@ export class Hub {
     const entry = this.rooms.get(roomId);
     if (!entry || !entry.subscribers.delete(subscriber) || entry.subscribers.size > 0) return;
     this.rooms.delete(roomId);
+    if (entry.flushTimer) clearTimeout(entry.flushTimer);
     entry.watching
       .then((stop) => stop())
       .catch((err: unknown) => this.log.warn({ err, roomId }, 'could not stop watching room'));
@@ -149,10 +176,70 @@ export class Hub {
 
   async close(): Promise<void> {
     const stops = [...this.rooms.values(), ...this.users.values()].map((e) => e.watching.then((stop) => stop()));
+    for (const e of this.rooms.values()) if (e.flushTimer) clearTimeout(e.flushTimer);
     this.rooms.clear();
     this.users.clear();
     this.listeners.clear();
-    await Promise.allSettled([...stops, this.stopWatchingRooms?.()]);
+    await Promise.allSettled([...stops, this.stopWatchingRooms?.(), this.stopWatchingPresence?.()]);
+  }
+
+  /** Watches a room's messages, cursor changes and typing notices; resolves to the function that stops all three. */
+  private async watchRoom(roomId: number, entry: RoomEntry): Promise<() => Promise<void>> {
+    const stops = await Promise.all([
+      this.chat.watchRoom(roomId, (m) => this.fanOut(entry.subscribers, m)),
+      this.receipts.watchReceipts(roomId, (c) => this.gatherCursor(roomId, entry, c)),
+      this.chat.watchTyping(roomId, (n) => this.relayTyping(entry, n)),
+    ]);
+    return async () => {
+      await Promise.allSettled(stops.map((stop) => stop()));
+    };
+  }
+
+  private gatherCursor(roomId: number, entry: RoomEntry, change: CursorChange): void {
+    const { roomId: _room, ...cursor } = change;
+    const known = entry.cursors.get(cursor.userId);
+    // Layer delivery may reorder two changes of one user: keep the furthest, as cursors only move forward.
+    entry.cursors.set(
+      cursor.userId,
+      known
+        ? {
+            ...cursor,
+            deliveredSeq: Math.max(known.deliveredSeq, cursor.deliveredSeq),
+            readSeq: Math.max(known.readSeq, cursor.readSeq),
+          }
+        : cursor,
+    );
+    entry.flushTimer ??= setTimeout(() => this.flushCursors(roomId, entry), RECEIPT_COALESCE_MS);
+    entry.flushTimer.unref();
+  }
+
+  /** One `receipts` frame per room per window, serialized once; a private reader's own tabs get their own. */
+  private flushCursors(roomId: number, entry: RoomEntry): void {
+    entry.flushTimer = null;
+    const cursors = [...entry.cursors.values()];
+    entry.cursors.clear();
+    if (cursors.length === 0) return;
+    const shared = serverFrame.receipts(roomId, cursors, null);
+    const own = new Map<number, string>();
+    const privateUsers = new Set(cursors.filter((c) => c.privateReceipts).map((c) => c.userId));
+    for (const s of entry.subscribers) {
+      if (!s.deliverEvent) continue;
+      const viewer = s.viewerId ?? null;
+      let text = shared;
+      if (viewer !== null && privateUsers.has(viewer)) {
+        text = own.get(viewer) ?? serverFrame.receipts(roomId, cursors, viewer);
+        own.set(viewer, text);
+      }
+      s.deliverEvent(text);
+    }
+  }
+
+  /** Typing goes to the room's subscribers except the typist's own connections; serialized once. */
+  private relayTyping(entry: RoomEntry, notice: TypingNotice): void {
+    const frame = serverFrame.typing(notice.roomId, notice.user);
+    for (const s of entry.subscribers) {
+      if (s.deliverEvent && s.viewerId !== notice.user.id) s.deliverEvent(frame);
+    }
   }
 
   private fanOut(subscribers: Set<RoomSubscriber>, message: MessageRecord): void {

@@ -5,8 +5,9 @@
 import { z } from 'zod';
 import { ConfabError, type ErrorCode } from '../errors.js';
 import type { RoomView } from '../chat/chat-service.js';
+import type { PresenceChange } from '../chat/presence.js';
 import type { Principal } from '../chat/principal.js';
-import type { MessageRecord, RoomRecord } from '../store/store.js';
+import type { CursorRecord, MessageRecord, RoomRecord, UnreadRecord } from '../store/store.js';
 import { messagePayload, roomPayload } from '../wire.js';
 
 /** Largest number of rooms one `resume` may name. */
@@ -38,12 +39,15 @@ const clientFrame = z.discriminatedUnion('type', [
     })
     .refine((f) => f.before === undefined || f.after === undefined, 'give either before or after, not both'),
   z.strictObject({ type: z.literal('ping'), id: requestId }),
+  z.strictObject({ type: z.literal('receipt'), id: requestId, room: roomId, delivered: seq.optional(), read: seq.optional() }),
+  z.strictObject({ type: z.literal('typing'), id: requestId, room: roomId }),
+  z.strictObject({ type: z.literal('presence'), id: requestId, state: z.enum(['active', 'away']) }),
 ]);
 
 /** A validated client frame. */
 export type ClientFrame = z.infer<typeof clientFrame>;
 
-const FRAME_TYPES = new Set(['subscribe', 'unsubscribe', 'resume', 'send', 'history', 'ping']);
+const FRAME_TYPES = new Set(['subscribe', 'unsubscribe', 'resume', 'send', 'history', 'ping', 'receipt', 'typing', 'presence']);
 
 /** What an error frame echoes so the client knows what it concerns. */
 export interface ErrorContext {
@@ -133,6 +137,43 @@ export const serverFrame = {
   roomAdded: (r: RoomView) => JSON.stringify({ type: 'room_added', room: roomPayload(r) }),
   roomRemoved: (room: number) => JSON.stringify({ type: 'room_removed', room }),
   pong: (id: string | undefined) => JSON.stringify({ type: 'pong', id }),
+  /**
+   * Cursors of a room. `viewerId` sees its own `read` even when private; everyone else sees a private
+   * reader's `delivered` only.
+   */
+  receipts: (room: number, cursors: CursorRecord[], viewerId: number | null) =>
+    JSON.stringify({
+      type: 'receipts',
+      room,
+      cursors: cursors.map((c) =>
+        c.privateReceipts && c.userId !== viewerId
+          ? { user: c.userId, delivered: c.deliveredSeq }
+          : { user: c.userId, delivered: c.deliveredSeq, read: c.readSeq },
+      ),
+    }),
+  unread: (rooms: UnreadRecord[]) =>
+    JSON.stringify({
+      type: 'unread',
+      rooms: rooms.map((r) => ({
+        room: r.roomId,
+        lastSeq: r.lastSeq,
+        readSeq: r.readSeq,
+        unread: r.unread,
+        mentions: r.mentions,
+        notify: r.notify,
+      })),
+    }),
+  typing: (room: number, user: { id: number; displayName: string }) =>
+    JSON.stringify({ type: 'typing', room, user: { id: user.id, displayName: user.displayName } }),
+  presence: (users: PresenceChange[]) =>
+    JSON.stringify({
+      type: 'presence',
+      users: users.map((u) => ({
+        id: u.id,
+        state: u.state,
+        lastSeen: u.lastSeen === null ? null : new Date(u.lastSeen).toISOString(),
+      })),
+    }),
   error: (err: ConfabError, ctx: ErrorContext) =>
     JSON.stringify({
       type: 'error',

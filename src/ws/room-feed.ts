@@ -35,7 +35,14 @@ export class RoomFeed implements RoomSubscriber {
     private readonly chat: ChatService,
     private readonly out: FeedOutput,
     private readonly format: FeedFormat = 'protocol',
+    /** The user reading through this feed (null: a guest), for receipts and typing. */
+    readonly viewerId: number | null = null,
   ) {}
+
+  /** Live room events (`receipts`, `typing`): protocol connections only, the original endpoint has none. */
+  deliverEvent(text: string): void {
+    if (!this.stopped && this.format === 'protocol') this.out.write(text);
+  }
 
   /**
    * Starts (or restarts) delivery after `since`. Must be called once the feed is joined to the hub, so that

@@ -36,6 +36,11 @@ export const roomSchema = z
     createdAt: isoTime,
     lastSeq: z.number().int().min(0),
     members: z.array(userSchema).min(2).optional(),
+    /** The caller's own unread state (GET /api/rooms only). */
+    readSeq: z.number().int().min(0).optional(),
+    unread: z.number().int().min(0).optional(),
+    mentions: z.number().int().min(0).optional(),
+    notify: z.enum(['default', 'all', 'mentions', 'nothing']).optional(),
   })
   .superRefine((r, ctx) => {
     if (r.kind === 'direct') {
@@ -59,6 +64,8 @@ export const messageSchema = z.strictObject({
   body: z.string().min(1),
   time: isoTime,
   clientMsgId: clientMsgId.optional(),
+  /** Ids of the users the message mentions. */
+  mentions: z.array(userId),
 });
 
 /** Error codes of the protocol's error table. */
@@ -117,6 +124,37 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     hasMore: z.boolean(),
   }),
   z.strictObject({ type: z.literal('pong'), id: requestId }),
+  z.strictObject({
+    type: z.literal('receipts'),
+    room: roomId,
+    cursors: z.array(
+      z.strictObject({ user: userId, delivered: z.number().int().min(0), read: z.number().int().min(0).optional() }),
+    ),
+  }),
+  z.strictObject({
+    type: z.literal('unread'),
+    rooms: z.array(
+      z.strictObject({
+        room: roomId,
+        lastSeq: z.number().int().min(0),
+        readSeq: z.number().int().min(0),
+        unread: z.number().int().min(0),
+        mentions: z.number().int().min(0),
+        notify: z.enum(['default', 'all', 'mentions', 'nothing']),
+      }),
+    ),
+  }),
+  z.strictObject({
+    type: z.literal('typing'),
+    room: roomId,
+    user: z.strictObject({ id: userId, displayName: z.string().min(1).max(32) }),
+  }),
+  z.strictObject({
+    type: z.literal('presence'),
+    users: z.array(
+      z.strictObject({ id: userId, state: z.enum(['online', 'away', 'offline']), lastSeen: isoTime.nullable() }),
+    ),
+  }),
   z
     .strictObject({
       type: z.literal('error'),

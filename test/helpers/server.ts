@@ -276,7 +276,7 @@ export interface ApiReply {
   headers: Headers;
 }
 
-export const meSchema = userSchema.extend({ isAdmin: z.boolean() });
+export const meSchema = userSchema.extend({ isAdmin: z.boolean(), privateReceipts: z.boolean() });
 
 /** `confab_session=<value>` from a response's Set-Cookie, or null when it sets none (or clears it). */
 export function sessionCookieOf(headers: Headers): string | null {

@@ -17,10 +17,11 @@ const bodyOf = (request: FastifyRequest): Body => {
   return b as Body;
 };
 
-/** The signed-in user as they see themselves (with the admin flag). */
-const meOf = (u: { id: number; username: string; displayName: string; isAdmin: boolean }) => ({
+/** The signed-in user as they see themselves (with the admin flag and their own settings). */
+const meOf = (u: { id: number; username: string; displayName: string; isAdmin: boolean; privateReceipts: boolean }) => ({
   ...userPayload(u),
   isAdmin: u.isAdmin,
+  privateReceipts: u.privateReceipts,
 });
 
 export const authRoutes: FastifyPluginAsync<{ accounts: AccountService }> = async (app, { accounts }) => {
@@ -60,6 +61,12 @@ export const authRoutes: FastifyPluginAsync<{ accounts: AccountService }> = asyn
   app.get('/me', { preHandler: requireUser }, async (request) => ({
     user: meOf(await accounts.getUser(userIdOf(request))),
   }));
+
+  app.put('/me/settings', { preHandler: requireUser }, async (request) => {
+    const b = bodyOf(request);
+    if (typeof b.privateReceipts !== 'boolean') throw new ConfabError('bad_request', '"privateReceipts" must be true or false');
+    return { user: meOf(await accounts.setPrivateReceipts(userIdOf(request), b.privateReceipts)) };
+  });
 
   app.get('/users', { preHandler: requireUser }, async (request) => {
     const q = (request.query as { q?: unknown }).q;

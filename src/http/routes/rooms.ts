@@ -67,6 +67,11 @@ export const roomRoutes: FastifyPluginAsync<{ chat: ChatService; accounts: Accou
     room: roomPayload(await chat.joinRoom(me(request), idParam(request.params.id))),
   }));
 
+  app.put<RoomParams>('/rooms/:id/notify', async (request, reply) => {
+    await chat.setNotifyLevel(me(request), idParam(request.params.id), bodyOf(request).level);
+    return reply.status(204).send();
+  });
+
   app.post<RoomParams>('/rooms/:id/leave', async (request, reply) => {
     await chat.leaveRoom(me(request), idParam(request.params.id));
     return reply.status(204).send();

@@ -1,0 +1,121 @@
+/**
+ * Presence: online while any connection of a user on any instance is open and at least one is active; away
+ * when all are away; offline otherwise, with `lastSeen` = when the last one closed. This service keeps this
+ * instance's connections, writes their summary to the backend (memory or Redis), records `last_seen_at` when
+ * a user's last connection here closes, and publishes each change on the layer group `presence`.
+ * Work for one user runs in order (a chain per user), so a quick close-then-open cannot publish out of order.
+ */
+import type { Logger } from 'pino';
+import type { ChannelLayer, LayerHandler } from '../layer/layer.js';
+import { combine, type InstanceState, type PresenceBackend, type PresenceState } from '../presence/presence-backend.js';
+import type { Store } from '../store/store.js';
+
+/** Layer group carrying every presence change to every instance. */
+const PRESENCE_GROUP = 'presence';
+/** Most users in the presence snapshot sent after `hello` (people sharing a room with the user). */
+export const MAX_PRESENCE_PEERS = 500;
+
+/** One user's presence as the `presence` frame shows it. */
+export interface PresenceChange {
+  id: number;
+  state: PresenceState;
+  /** Milliseconds since the epoch; null while online/away or when never seen. */
+  lastSeen: number | null;
+}
+
+export class PresenceService {
+  /** This instance's connections: user -> connection id -> the tab's state. */
+  private readonly local = new Map<number, Map<string, InstanceState>>();
+  /** What this instance last wrote to the backend per user. */
+  private readonly written = new Map<number, InstanceState>();
+  private readonly chains = new Map<number, Promise<void>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly backend: PresenceBackend,
+    private readonly layer: ChannelLayer,
+    private readonly log: Logger,
+  ) {
+    backend.onStale((userIds) => {
+      // The dead instance could not record when its users left: now is the best bound there is.
+      for (const id of userIds) this.serially(id, () => this.announce(id, true));
+    });
+  }
+
+  /** A connection of the user opened (active until it says otherwise). */
+  connected(userId: number, connectionId: string): void {
+    let conns = this.local.get(userId);
+    if (!conns) this.local.set(userId, (conns = new Map()));
+    conns.set(connectionId, 'active');
+    this.serially(userId, () => this.sync(userId));
+  }
+
+  /** The tab of a connection became active or away. */
+  changed(userId: number, connectionId: string, state: InstanceState): void {
+    const conns = this.local.get(userId);
+    if (!conns?.has(connectionId)) return;
+    conns.set(connectionId, state);
+    this.serially(userId, () => this.sync(userId));
+  }
+
+  /** A connection closed. */
+  disconnected(userId: number, connectionId: string): void {
+    const conns = this.local.get(userId);
+    if (!conns?.delete(connectionId)) return;
+    if (conns.size === 0) this.local.delete(userId);
+    this.serially(userId, () => this.sync(userId));
+  }
+
+  /** The presence of everyone sharing a room with the user, for the snapshot after `hello`. */
+  async snapshot(userId: number): Promise<PresenceChange[]> {
+    const peers = await this.store.listPeers(userId, MAX_PRESENCE_PEERS);
+    const states = await this.backend.states(peers.map((p) => p.userId));
+    return peers.map((p) => {
+      const state = states.get(p.userId) ?? 'offline';
+      return { id: p.userId, state, lastSeen: state === 'offline' ? p.lastSeenAt : null };
+    });
+  }
+
+  /** Calls `listener` with every presence change, from any instance. */
+  async watch(listener: (change: PresenceChange) => void): Promise<() => Promise<void>> {
+    const handler: LayerHandler = (payload) => listener(JSON.parse(payload) as PresenceChange);
+    await this.layer.subscribe(PRESENCE_GROUP, handler);
+    return () => this.layer.unsubscribe(PRESENCE_GROUP, handler);
+  }
+
+  /** Waits for pending work, then stops the backend (its entries of this instance go). */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.chains.values()]);
+    await this.backend.close();
+  }
+
+  private serially(userId: number, work: () => Promise<void>): void {
+    const next = (this.chains.get(userId) ?? Promise.resolve())
+      .then(work)
+      .catch((err: unknown) => this.log.warn({ err, userId }, 'presence update failed'));
+    this.chains.set(userId, next);
+    void next.then(() => {
+      if (this.chains.get(userId) === next) this.chains.delete(userId);
+    });
+  }
+
+  /** Writes this instance's summary for the user when it changed, then publishes the user's new state. */
+  private async sync(userId: number): Promise<void> {
+    const conns = this.local.get(userId);
+    const here = conns ? (combine(conns.values()) === 'online' ? 'active' : 'away') : null;
+    if ((this.written.get(userId) ?? null) === here) return;
+    if (here === null) this.written.delete(userId);
+    else this.written.set(userId, here);
+    await this.backend.set(userId, here);
+    if (here === null) await this.store.setLastSeen(userId, Date.now());
+    await this.announce(userId);
+  }
+
+  private async announce(userId: number, recordLastSeen = false): Promise<void> {
+    const state = (await this.backend.states([userId])).get(userId) ?? 'offline';
+    if (recordLastSeen && state === 'offline') await this.store.setLastSeen(userId, Date.now());
+    const lastSeen = state === 'offline' ? ((await this.store.getUser(userId))?.lastSeenAt ?? null) : null;
+    const change: PresenceChange = { id: userId, state, lastSeen };
+    await this.layer.publish(PRESENCE_GROUP, JSON.stringify(change));
+  }
+}
