@@ -204,6 +204,13 @@ export class PostgresStore implements Store {
     } catch (err) {
       throw translated(err);
     }
+    // A checked-out client whose server goes away (restart, `pg_ctl stop`) emits 'error' besides failing its
+    // query; the pool listens only on idle clients, and an unheard 'error' event would crash the process.
+    let broken: unknown = null;
+    const onError = (err: unknown) => {
+      broken = err;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await fn(client);
@@ -213,7 +220,9 @@ export class PostgresStore implements Store {
       await client.query('ROLLBACK').catch(() => {});
       throw translated(err);
     } finally {
-      client.release();
+      client.off('error', onError);
+      // A broken connection goes back destroyed, not into the pool for the next caller.
+      client.release(broken !== null ? (broken as Error) : undefined);
     }
   }
 
