@@ -2,7 +2,7 @@
  * The HTTP API the client uses (docs/api.md). The session cookie travels by itself (same origin), and the
  * browser adds the `Origin` header the server checks on every change.
  */
-import type { ApiToken, Me, Room, User } from './protocol.js';
+import type { ApiToken, Me, NotifyLevel, Room, User } from './protocol.js';
 
 /** An API answer that was not a success, with the server's human message. */
 export class ApiError extends Error {
@@ -115,6 +115,24 @@ export async function transferOwnership(id: number, userId: number): Promise<Roo
 /** `POST /api/direct`: the one conversation of me and these people (created on first use). */
 export async function openDirect(usernames: string[]): Promise<Room> {
   return ((await post('/api/direct', { usernames })) as { room: Room }).room;
+}
+
+/** `PUT /api/rooms/:id/notify`: when this room notifies me. */
+export async function setNotifyLevel(id: number, level: NotifyLevel): Promise<void> {
+  await put(`/api/rooms/${id}/notify`, { level });
+}
+
+/** `PUT /api/me/settings`. */
+export async function updateSettings(settings: { privateReceipts?: boolean }): Promise<Me> {
+  return ((await put('/api/me/settings', settings)) as { user: Me }).user;
+}
+
+function put(path: string, body: unknown): Promise<unknown> {
+  return request(path, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 }
 
 function get(path: string): Promise<unknown> {

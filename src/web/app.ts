@@ -2,7 +2,8 @@
  * The client's controller: holds the rooms and what is known of each, turns frames into state and state into
  * the views, and carries out the delivery rules of docs/protocol.md (resume by seq, gap healing, outbox).
  */
-import { ApiError, createRoom, fetchMe, fetchPublicRooms, fetchRooms, joinRoom, signOut } from './api.js';
+import { ApiError, createRoom, fetchMe, fetchMembers, fetchPublicRooms, fetchRooms, joinRoom, setNotifyLevel, signOut } from './api.js';
+import { Activity, Badge, beep, clearToasts, isLooking, notificationsAllowed, notify, soundEnabled, toast } from './attention.js';
 import { BrowseDialog } from './browse.js';
 import { Composer } from './composer.js';
 import { Connection, type ConnectionState } from './connection.js';
@@ -10,7 +11,22 @@ import { byId, icon, ICONS } from './dom.js';
 import { MembersPanel } from './members.js';
 import { NewMessageDialog } from './new-message.js';
 import { Outbox, outboxKey, type OutboxEntry } from './outbox.js';
-import { PERMANENT_SEND_ERRORS, type ChatMessage, type ClientFrame, type Me, type Room, type ServerFrame } from './protocol.js';
+import { lastSeenText } from './format.js';
+import { mentionedNames } from './mentions.js';
+import {
+  PERMANENT_SEND_ERRORS,
+  type ChatMessage,
+  type ClientFrame,
+  type Me,
+  type NotifyLevel,
+  type Presence,
+  type PresenceState,
+  type Room,
+  type ServerFrame,
+  type UnreadState,
+  type User,
+} from './protocol.js';
+import { Cursors, ReceiptSender } from './receipts.js';
 import { RoomLog } from './room-log.js';
 import { roomTitle } from './rooms.js';
 import { roomFromPath } from './routes.js';
@@ -28,6 +44,12 @@ const RESEND_FIRST_MS = 2_000;
 const RESEND_MAX_MS = 30_000;
 /** Remembers the last room opened, to reopen it at `/` (per user: one browser may hold several accounts in turn). */
 const lastRoomKey = (userId: number) => `confab.lastRoom.${userId}`;
+/** `typing` goes at most this often per room while the user types (the server expires it after 6 s). */
+const TYPING_EVERY_MS = 3_000;
+/** A typing indicator without renewal goes after this long. */
+const TYPING_SHOWN_MS = 6_000;
+/** Live messages older than this (replayed after a long disconnection) do not raise notifications. */
+const NOTIFY_MAX_AGE_MS = 120_000;
 /** After this many failed connection attempts in a row, ask the HTTP API whether the session is still valid. */
 const CHECK_SESSION_AFTER_FAILURES = 3;
 
@@ -65,6 +87,20 @@ export class App {
   private requestCount = 0;
   private resendTimer: ReturnType<typeof setTimeout> | undefined;
   private resendDelay = RESEND_FIRST_MS;
+  private readonly receipts: ReceiptSender;
+  private readonly cursors = new Cursors();
+  /** The unread state the server last reported per room (counts since then are derived from the logs). */
+  private readonly unreadBase = new Map<number, { lastSeq: number; readSeq: number; unread: number; mentions: number }>();
+  /** Who is typing, per room. */
+  private readonly typists = new Map<number, Map<number, { name: string; timer: ReturnType<typeof setTimeout> }>>();
+  private readonly lastTypingSent = new Map<number, number>();
+  private readonly presence = new Map<number, Presence>();
+  /** Members of rooms opened (for names in "Read by" and the `@` autocomplete). */
+  private readonly memberCache = new Map<number, User[]>();
+  /** My read cursor when the room on screen was opened (where "New messages" goes), or null. */
+  private dividerAfter: number | null = null;
+  private readonly badge = new Badge();
+  private readonly activity: Activity;
 
   constructor(private readonly me: Me) {
     this.outbox = new Outbox(me.id);
@@ -84,6 +120,7 @@ export class App {
       onBrowse: () => this.browse.open(),
       onNewMessage: () => this.newMessage.open(),
       onSettings: () => this.settings.open(),
+      onEnableNotifications: () => void this.enableNotifications(),
       onSignOut: (everywhere) => void this.signOut(everywhere),
     });
     this.browse = new BrowseDialog({
@@ -96,8 +133,21 @@ export class App {
         this.rooms.set(room.id, { ...this.rooms.get(room.id), ...room });
         this.renderSidebar();
       },
+      presenceOf: (id) => this.presence.get(id),
     });
-    this.settings = new SettingsDialog();
+    this.settings = new SettingsDialog(me);
+    this.receipts = new ReceiptSender((frame) => this.sendFrame(frame));
+    this.activity = new Activity({
+      onLooking: () => {
+        this.markRead();
+        this.renderSidebar();
+      },
+      onState: (state) => void this.sendFrame({ type: 'presence', state }),
+    });
+    this.wireBell();
+    this.showNotificationsState();
+    // "last seen 5 min ago" ages.
+    setInterval(() => this.renderRoomSub(), 60_000);
     byId('members-button').prepend(icon(ICONS.users));
     byId('members-button').addEventListener('click', () => {
       const room = this.currentId === null ? undefined : this.rooms.get(this.currentId);
@@ -109,6 +159,7 @@ export class App {
         this.failed.delete(clientMsgId);
         this.renderRoom();
       },
+      onScrolled: () => this.markRead(),
     });
     this.composer = new Composer(
       byId<HTMLFormElement>('composer'),
@@ -117,6 +168,9 @@ export class App {
       byId('char-counter'),
       byId<HTMLButtonElement>('send-button'),
       (body) => this.send(body),
+      () => this.onTyping(),
+      () => this.membersOf(this.currentId),
+      me.id,
     );
     this.showState(this.connection.state);
     window.addEventListener('popstate', () => void this.route());
@@ -197,7 +251,7 @@ export class App {
     // The list is the truth: rooms left or removed while away go, new ones come.
     const ids = new Set(rooms.map((r) => r.id));
     for (const id of [...this.rooms.keys()]) if (!ids.has(id)) this.forgetRoom(id);
-    for (const room of rooms) this.rooms.set(room.id, room);
+    for (const room of rooms) this.setRoom(room);
     const first = !this.roomsLoaded;
     this.roomsLoaded = true;
     this.renderSidebar();
@@ -265,24 +319,33 @@ export class App {
     if (this.currentId === room.id) return;
 
     this.currentId = room.id;
+    clearToasts(room.id);
     const log = this.logFor(room.id);
-    log.unread = 0;
+    const unread = this.unreadCounts(room.id).unread;
+    // Within reach of one page: open at the first unread under "New messages". Further back than that, the
+    // room opens at the newest message as before (older pages load on scrolling up).
+    const reachable = unread > 0 && unread + 10 <= GAP_PAGE_SIZE;
+    this.dividerAfter = reachable ? this.myRead(room.id) : null;
     this.renderHeader(room);
+    this.renderTyping();
+    if (room.kind !== 'direct' && !this.memberCache.has(room.id)) void this.loadMembers(room.id);
     byId('empty-state').hidden = true;
     byId('room-view').hidden = false;
     this.composer.setRoom(roomTitle(room, this.me.id), !isNarrow());
     this.timeline.clear();
-    this.renderRoom('bottom');
+    this.renderRoom('unread');
     this.renderSidebar();
     this.ensureSubscribed(room.id);
-    // The newest page, the first time the room is on screen (live messages may already be held).
-    if (!log.loaded && !this.isRequested('initial', room.id)) this.requestHistory('initial', room.id, { limit: PAGE_SIZE });
+    // The newest page, the first time the room is on screen (live messages may already be held); large
+    // enough to reach the first unread message when there are not too many.
+    const limit = reachable ? Math.max(PAGE_SIZE, unread + 10) : PAGE_SIZE;
+    if (!log.loaded && !this.isRequested('initial', room.id)) this.requestHistory('initial', room.id, { limit });
   }
 
   private renderHeader(room: Room | null, title?: string): void {
     const heading = byId('room-title');
     const text = room === null ? (title ?? 'Confab') : roomTitle(room, this.me.id);
-    document.title = room === null && title === undefined ? 'Confab' : `${text} · Confab`;
+    this.badge.setTitle(room === null && title === undefined ? 'Confab' : `${text} · Confab`);
     heading.replaceChildren();
     if (room?.kind === 'private') {
       const lock = icon(ICONS.lock, 'icon title-lock');
@@ -291,6 +354,9 @@ export class App {
     } else heading.removeAttribute('title');
     heading.append(text);
     byId('members-button').hidden = room === null || room.kind === 'direct';
+    byId('bell-button').hidden = room === null;
+    if (room !== null) this.renderBell(room);
+    this.renderRoomSub();
   }
 
   /** Shows a short notice above the room (e.g. "you were removed"), until the next one or a while. */
@@ -368,6 +434,9 @@ export class App {
     this.rooms.delete(roomId);
     this.subscribed.delete(roomId);
     this.logs.delete(roomId);
+    this.cursors.forget(roomId);
+    this.unreadBase.delete(roomId);
+    this.memberCache.delete(roomId);
     for (const [id, r] of this.requests) if (r.room === roomId) this.requests.delete(id);
     if (this.members.roomId === roomId) this.members.close();
     if (this.currentId === roomId) {
@@ -396,6 +465,8 @@ export class App {
       this.requestHistory('initial', this.currentId, { limit: PAGE_SIZE });
     }
     this.resendOutbox();
+    this.activity.resend();
+    this.receipts.flushAll();
     void this.loadRooms();
     this.renderRoom();
   }
@@ -495,9 +566,25 @@ export class App {
         // Public rooms of anyone: they belong under "Browse", not in the sidebar (own ones come as room_added).
         if (this.browse.isOpen) void this.browse.refresh();
         break;
+      case 'receipts':
+        this.cursors.apply(frame.room, frame.cursors);
+        if (frame.room === this.currentId) this.renderRoom();
+        break;
+      case 'unread':
+        for (const u of frame.rooms) this.applyUnread(u);
+        this.renderSidebar();
+        break;
+      case 'typing':
+        this.onTypingFrame(frame.room, frame.user);
+        break;
+      case 'presence':
+        for (const p of frame.users) this.presence.set(p.id, p);
+        this.renderSidebar();
+        this.renderRoomSub();
+        this.members.presenceChanged();
+        break;
       case 'room_added': {
-        const known = this.rooms.get(frame.room.id);
-        this.rooms.set(frame.room.id, { ...known, ...frame.room });
+        this.setRoom(frame.room);
         this.renderSidebar();
         // Into the sidebar (with a badge when messages come), never opened uninvited.
         this.ensureSubscribed(frame.room.id);
@@ -521,13 +608,15 @@ export class App {
     for (const m of added) {
       // Our own message proves its send arrived even if the ack was lost with a socket (or came to another tab).
       if (m.clientMsgId !== undefined) this.outbox.remove(m.clientMsgId);
+      if (m.authorId !== null) this.stopTyping(roomId, m.authorId);
     }
     if (added.length === 0) return 0;
-    if (roomId === this.currentId) {
-      this.renderRoom();
-    } else if (live) {
-      log.unread += added.filter((m) => m.authorId !== this.me.id).length;
+    // It reached this device.
+    this.receipts.delivered(roomId, log.maxSeq);
+    if (roomId === this.currentId) this.renderRoom();
+    if (live) {
       this.renderSidebar();
+      for (const m of added) if (m.authorId !== this.me.id) this.alert(roomId, m);
     }
     return added.length;
   }
@@ -540,7 +629,7 @@ export class App {
     const added = this.onMessages(frame.room, frame.messages);
     if (request.kind === 'initial') {
       log.markLoaded(frame.hasMore);
-      if (frame.room === this.currentId) this.renderRoom('bottom');
+      if (frame.room === this.currentId) this.renderRoom('unread');
     } else if (request.kind === 'older') {
       log.hasOlder = frame.hasMore;
       if (frame.room === this.currentId) this.renderRoom();
@@ -567,6 +656,7 @@ export class App {
           body: entry.body,
           time: frame.time,
           clientMsgId: frame.clientMsgId,
+          mentions: this.guessMentions(frame.room, entry.body),
         },
       ]);
       this.healGap(frame.room);
@@ -593,6 +683,8 @@ export class App {
     const room = this.currentId;
     if (room === null) return false;
     const entry: OutboxEntry = { clientMsgId: newClientMsgId(), room, body, createdAt: Date.now() };
+    // The message ends the "typing" the others see; typing again says so again at once.
+    this.lastTypingSent.delete(room);
     // Stored before it is sent: if the page dies right now, the next load still sends it.
     this.outbox.add(entry);
     this.sendEntry(entry);
@@ -647,17 +739,313 @@ export class App {
         failed: [...this.failed.values()].filter((f) => f.entry.room === roomId),
         myName: this.me.displayName,
         myId: this.me.id,
+        myUsername: this.me.username,
+        dividerAfter: this.dividerAfter,
+        statusOf: (seq) => this.cursors.status(roomId, seq, this.me.id, this.isOneToOne(room), (id) => this.nameOf(roomId, id)),
+        mentionsOf: (m) => mentionedNames(m.mentions, (id) => this.membersOf(roomId).find((u) => u.id === id)?.username, m.body),
       },
       intent,
     );
+    this.markRead();
   }
 
   private renderSidebar(): void {
+    let total = 0;
+    for (const id of this.rooms.keys()) total += this.shownUnread(id).unread;
+    this.badge.setCount(total);
     this.sidebar.renderRooms({
       rooms: [...this.rooms.values()],
       currentId: this.currentId,
-      unread: (id) => this.logs.get(id)?.unread ?? 0,
+      unread: (id) => this.shownUnread(id).unread,
+      mentions: (id) => this.shownUnread(id).mentions,
+      presence: (room) => this.presenceOfRoom(room),
     });
+  }
+
+  // ---- receipts and unread counts ----
+
+  /** Adds or updates a room, taking its unread state when the server sent one (GET /api/rooms, room_added). */
+  private setRoom(room: Room): void {
+    this.rooms.set(room.id, { ...this.rooms.get(room.id), ...room });
+    if (room.readSeq !== undefined) {
+      this.applyUnread({
+        room: room.id,
+        lastSeq: room.lastSeq,
+        readSeq: room.readSeq,
+        unread: room.unread ?? 0,
+        mentions: room.mentions ?? 0,
+        notify: room.notify ?? 'default',
+      });
+    }
+  }
+
+  /** The server's count for a room; older than what this page already holds is ignored. */
+  private applyUnread(u: UnreadState): void {
+    const room = this.rooms.get(u.room);
+    if (room === undefined) return;
+    const old = this.unreadBase.get(u.room);
+    if (old !== undefined && u.lastSeq < old.lastSeq && u.readSeq <= old.readSeq) return;
+    this.unreadBase.set(u.room, { lastSeq: u.lastSeq, readSeq: u.readSeq, unread: u.unread, mentions: u.mentions });
+    this.receipts.known(u.room, u.readSeq);
+    // This device now knows of every message up to lastSeq (its count is on screen): delivered.
+    this.receipts.delivered(u.room, u.lastSeq);
+    room.notify = u.notify;
+    if (u.room === this.currentId) this.renderBell(room);
+  }
+
+  /** My read cursor in a room, as far as this page knows. */
+  private myRead(roomId: number): number {
+    return Math.max(this.unreadBase.get(roomId)?.readSeq ?? 0, this.receipts.readOf(roomId));
+  }
+
+  /**
+   * Unread messages (by others, after my read cursor) and those of them that mention me: the server's last
+   * count, plus what arrived since, minus what was read here since.
+   */
+  private unreadCounts(roomId: number): { unread: number; mentions: number } {
+    const base = this.unreadBase.get(roomId) ?? {
+      lastSeq: this.rooms.get(roomId)?.lastSeq ?? 0,
+      readSeq: this.rooms.get(roomId)?.lastSeq ?? 0,
+      unread: 0,
+      mentions: 0,
+    };
+    const read = this.myRead(roomId);
+    const messages = this.logs.get(roomId)?.sorted() ?? [];
+    const counts = (m: ChatMessage) => m.authorId !== this.me.id;
+    const mentionsMe = (m: ChatMessage) => (m.mentions ?? []).includes(this.me.id);
+    if (read >= base.lastSeq) {
+      const news = messages.filter((m) => m.seq > read && counts(m));
+      return { unread: news.length, mentions: news.filter(mentionsMe).length };
+    }
+    const news = messages.filter((m) => m.seq > base.lastSeq && counts(m));
+    const readHere = messages.filter((m) => m.seq > base.readSeq && m.seq <= read && counts(m));
+    return {
+      unread: Math.max(0, base.unread + news.length - readHere.length),
+      mentions: Math.max(0, base.mentions + news.filter(mentionsMe).length - readHere.filter(mentionsMe).length),
+    };
+  }
+
+  /** What the sidebar and title count: nothing for the room being read right now. */
+  private shownUnread(roomId: number): { unread: number; mentions: number } {
+    if (roomId === this.currentId && isLooking() && this.timeline.isAtBottomNow()) return { unread: 0, mentions: 0 };
+    return this.unreadCounts(roomId);
+  }
+
+  /** Sends `read` for what is in view of the room on screen, when the user is looking at it. */
+  private markRead(): void {
+    const roomId = this.currentId;
+    if (roomId === null || !isLooking() || byId('room-view').hidden) return;
+    const log = this.logFor(roomId);
+    if (!log.loaded) return;
+    const seq = this.timeline.lastVisibleSeq();
+    if (seq <= this.myRead(roomId)) return;
+    this.receipts.read(roomId, seq);
+    this.renderSidebar();
+  }
+
+  // ---- people: names, members, presence ----
+
+  /** The members an own message mentions (the ack does not say; the server's `message` frame would). */
+  private guessMentions(roomId: number, body: string): number[] {
+    const names = new Set([...body.matchAll(/@([\p{L}\p{N}_.-]*[\p{L}\p{N}_])/gu)].map((m) => m[1]!.toLowerCase()));
+    return this.membersOf(roomId)
+      .filter((u) => names.has(u.username.toLowerCase()))
+      .map((u) => u.id);
+  }
+
+  private isOneToOne(room: Room | undefined): boolean {
+    return room?.kind === 'direct' && (room.members?.length ?? 0) <= 2;
+  }
+
+  private membersOf(roomId: number | null): readonly User[] {
+    if (roomId === null) return [];
+    return this.memberCache.get(roomId) ?? this.rooms.get(roomId)?.members ?? [];
+  }
+
+  private nameOf(roomId: number, userId: number): string {
+    return this.membersOf(roomId).find((u) => u.id === userId)?.displayName ?? 'someone';
+  }
+
+  private async loadMembers(roomId: number): Promise<void> {
+    try {
+      const members = await fetchMembers(roomId);
+      if (!this.rooms.has(roomId)) return;
+      this.memberCache.set(roomId, members);
+      if (roomId === this.currentId) this.renderRoom();
+    } catch {
+      /* names show as "someone" and the autocomplete stays empty until the next opening */
+    }
+  }
+
+  /** The other person of a conversation of two. */
+  private otherOf(room: Room): User | undefined {
+    if (!this.isOneToOne(room)) return undefined;
+    return room.members?.find((u) => u.id !== this.me.id);
+  }
+
+  private presenceOfRoom(room: Room): PresenceState | null {
+    const other = this.otherOf(room);
+    if (other === undefined) return null;
+    return this.presence.get(other.id)?.state ?? null;
+  }
+
+  /** Under the title of a conversation of two: "Online", "Away", "Last seen 5 min ago". */
+  private renderRoomSub(): void {
+    const sub = byId('room-sub');
+    const room = this.currentId === null ? undefined : this.rooms.get(this.currentId);
+    const other = room === undefined ? undefined : this.otherOf(room);
+    const p = other === undefined ? undefined : this.presence.get(other.id);
+    if (p === undefined) {
+      sub.hidden = true;
+      sub.replaceChildren();
+      return;
+    }
+    const text =
+      p.state === 'online' ? 'Online' : p.state === 'away' ? 'Away' : p.lastSeen !== null ? `Last seen ${lastSeenText(p.lastSeen)}` : 'Offline';
+    sub.dataset.state = p.state;
+    sub.textContent = text;
+    sub.hidden = false;
+  }
+
+  // ---- typing ----
+
+  private onTyping(): void {
+    const room = this.currentId;
+    if (room === null) return;
+    const now = Date.now();
+    if (now - (this.lastTypingSent.get(room) ?? -Infinity) < TYPING_EVERY_MS) return;
+    if (this.sendFrame({ type: 'typing', room })) this.lastTypingSent.set(room, now);
+  }
+
+  private onTypingFrame(roomId: number, user: { id: number; displayName: string }): void {
+    if (user.id === this.me.id || !this.rooms.has(roomId)) return;
+    let map = this.typists.get(roomId);
+    if (map === undefined) {
+      map = new Map();
+      this.typists.set(roomId, map);
+    }
+    clearTimeout(map.get(user.id)?.timer);
+    map.set(user.id, { name: user.displayName, timer: setTimeout(() => this.stopTyping(roomId, user.id), TYPING_SHOWN_MS) });
+    if (roomId === this.currentId) this.renderTyping();
+  }
+
+  private stopTyping(roomId: number, userId: number): void {
+    const map = this.typists.get(roomId);
+    const entry = map?.get(userId);
+    if (entry === undefined) return;
+    clearTimeout(entry.timer);
+    map!.delete(userId);
+    if (roomId === this.currentId) this.renderTyping();
+  }
+
+  private renderTyping(): void {
+    const line = byId('typing-line');
+    const names = [...(this.typists.get(this.currentId ?? -1)?.values() ?? [])].map((t) => t.name).sort((a, b) => a.localeCompare(b));
+    line.textContent =
+      names.length === 0
+        ? ''
+        : names.length === 1
+          ? `${names[0]} is typing…`
+          : names.length === 2
+            ? `${names[0]} and ${names[1]} are typing…`
+            : 'Several people are typing…';
+  }
+
+  // ---- notifications ----
+
+  /** Whether a message in `room` should notify, by the room's level. */
+  private wantsAlert(room: Room, m: ChatMessage): boolean {
+    const mentionsMe = (m.mentions ?? []).includes(this.me.id);
+    const level: NotifyLevel = room.notify ?? 'default';
+    if (level === 'all') return true;
+    if (level === 'nothing') return false;
+    if (level === 'mentions') return mentionsMe;
+    return room.kind === 'direct' || mentionsMe;
+  }
+
+  /** A live message of someone else: a notification when the user is not looking, a toast for another room. */
+  private alert(roomId: number, m: ChatMessage): void {
+    const room = this.rooms.get(roomId);
+    if (room === undefined || !this.wantsAlert(room, m)) return;
+    if (m.seq <= this.myRead(roomId) || Date.now() - Date.parse(m.time) > NOTIFY_MAX_AGE_MS) return;
+    const where = room.kind === 'direct' ? m.author : `${m.author} in #${room.name}`;
+    const body = m.body.length > 200 ? `${m.body.slice(0, 200)}…` : m.body;
+    const open = () => {
+      const current = this.rooms.get(roomId);
+      if (current !== undefined) this.openRoom(current, 'push');
+    };
+    if (!isLooking()) {
+      notify(where, body, `confab-room-${roomId}`, open);
+      if (soundEnabled()) beep();
+    } else if (roomId !== this.currentId) {
+      toast(roomId, where, body, open);
+    }
+  }
+
+  private showNotificationsState(): void {
+    const button = byId<HTMLButtonElement>('notifications-button');
+    if (typeof Notification === 'undefined') {
+      button.textContent = 'Notifications not supported';
+      button.disabled = true;
+    } else if (notificationsAllowed()) {
+      button.textContent = 'Notifications enabled';
+      button.disabled = true;
+    } else if (Notification.permission === 'denied') {
+      button.textContent = 'Notifications blocked';
+      button.title = 'Allow them in the browser’s site settings';
+      button.disabled = true;
+    }
+  }
+
+  /** Asks for the permission: only ever from the user's click on "Enable notifications". */
+  private async enableNotifications(): Promise<void> {
+    if (typeof Notification === 'undefined') return;
+    const result = await Notification.requestPermission();
+    this.showNotificationsState();
+    this.showNotice(result === 'granted' ? 'Notifications enabled.' : 'Notifications were not allowed.');
+  }
+
+  private wireBell(): void {
+    const button = byId<HTMLButtonElement>('bell-button');
+    const menu = byId('bell-menu');
+    const setOpen = (open: boolean) => {
+      menu.hidden = !open;
+      button.setAttribute('aria-expanded', String(open));
+      if (open) menu.querySelector<HTMLElement>('[aria-checked="true"]')?.focus();
+    };
+    button.addEventListener('click', () => setOpen(menu.hidden));
+    document.addEventListener('click', (event) => {
+      const target = event.target as Node;
+      if (!menu.hidden && !menu.contains(target) && !button.contains(target)) setOpen(false);
+    });
+    document.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && !menu.hidden) setOpen(false);
+    });
+    for (const item of menu.querySelectorAll<HTMLButtonElement>('[data-level]')) {
+      item.addEventListener('click', async () => {
+        const room = this.currentId === null ? undefined : this.rooms.get(this.currentId);
+        const level = item.dataset.level as NotifyLevel;
+        setOpen(false);
+        if (room === undefined) return;
+        try {
+          await setNotifyLevel(room.id, level);
+          room.notify = level;
+          if (room.id === this.currentId) this.renderBell(room);
+        } catch (err) {
+          this.showNotice(err instanceof ApiError ? err.message : 'Could not change the notifications');
+        }
+      });
+    }
+  }
+
+  private renderBell(room: Room): void {
+    const level = room.notify ?? 'default';
+    const button = byId('bell-button');
+    button.dataset.level = level;
+    button.replaceChildren(icon(level === 'nothing' ? ICONS.bellOff : ICONS.bell));
+    for (const item of byId('bell-menu').querySelectorAll<HTMLElement>('[data-level]')) {
+      item.setAttribute('aria-checked', String(item.dataset.level === level));
+    }
   }
 }
 

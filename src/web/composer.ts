@@ -3,7 +3,8 @@
  * few lines, and a counter appears near the length limit.
  */
 import { charCount } from './format.js';
-import { DEFAULT_LIMITS } from './protocol.js';
+import { MentionAutocomplete } from './mentions.js';
+import { DEFAULT_LIMITS, type User } from './protocol.js';
 
 /** Tallest the textarea grows (px) before it scrolls instead. */
 const MAX_HEIGHT_PX = 180;
@@ -13,6 +14,7 @@ const COUNTER_FROM = 0.8;
 /** The composer of the room on screen. */
 export class Composer {
   private maxChars = DEFAULT_LIMITS.maxMessageChars;
+  private readonly autocomplete: MentionAutocomplete;
 
   constructor(
     private readonly form: HTMLFormElement,
@@ -22,19 +24,33 @@ export class Composer {
     private readonly sendButton: HTMLButtonElement,
     /** Called with the text to send; the composer clears itself when it returns true. */
     private readonly onSend: (body: string) => boolean,
+    /** The user typed (the app throttles what it tells the server). */
+    onTyping: () => void,
+    /** The members of the room on screen, for the `@` autocomplete. */
+    members: () => readonly User[],
+    meId: number,
   ) {
+    this.autocomplete = new MentionAutocomplete(input, form, members, () => meId);
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.submit();
     });
     input.addEventListener('keydown', (event) => {
+      if (!event.isComposing && this.autocomplete.onKey(event)) {
+        event.preventDefault();
+        return;
+      }
       // isComposing: Enter that confirms an IME candidate (Japanese, Chinese…) must not send.
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.submit();
       }
     });
-    input.addEventListener('input', () => this.refresh());
+    input.addEventListener('input', (event) => {
+      this.refresh();
+      // Only what the user typed (not the clearing after a send) says "typing".
+      if (event.isTrusted && input.value.trim() !== '') onTyping();
+    });
     this.refresh();
   }
 
@@ -51,6 +67,7 @@ export class Composer {
   setRoom(title: string, focus: boolean): void {
     this.label.textContent = `Message ${title}`;
     this.input.placeholder = `Message ${title}`;
+    this.autocomplete.close();
     if (focus) this.input.focus({ preventScroll: true });
   }
 

@@ -78,7 +78,8 @@ export class Connection {
 
   /** Sends a frame when ready; returns false (and sends nothing) otherwise, the app re-sends on `onReady`. */
   send(frame: ClientFrame): boolean {
-    if (!this.ready || this.socket === null) return false;
+    // A socket the server is closing (its close event not yet here) would only make the browser log an error.
+    if (!this.ready || this.socket === null || this.socket.readyState !== WebSocket.OPEN) return false;
     this.socket.send(JSON.stringify(frame));
     return true;
   }

@@ -42,3 +42,15 @@ export function nameHue(name: string): number {
   for (const ch of name) hash = (hash * 31 + ch.codePointAt(0)!) >>> 0;
   return hash % 360;
 }
+
+/** "just now", "5 min ago", "3 h ago", "yesterday" or a date: how long ago someone was last seen. */
+export function lastSeenText(iso: string, now: number = Date.now()): string {
+  const ms = now - Date.parse(iso);
+  const min = Math.floor(ms / 60_000);
+  if (min < 1) return 'just now';
+  if (min < 60) return `${min} min ago`;
+  const hours = Math.floor(min / 60);
+  if (hours < 24) return `${hours} h ago`;
+  const date = new Date(iso);
+  return dayLabel(date, new Date(now)) === 'Yesterday' ? 'yesterday' : dayWithYearFormat.format(date);
+}

@@ -4,12 +4,16 @@
  */
 import { ApiError, fetchMembers, inviteMember, leaveRoom, removeMember, transferOwnership } from './api.js';
 import { byId, el, wireDialog } from './dom.js';
-import type { Me, Room, User } from './protocol.js';
+import { lastSeenText } from './format.js';
+import type { Me, Presence, Room, User } from './protocol.js';
+import { presenceDot } from './sidebar.js';
 
 /** What the panel tells the app. */
 export interface MembersEvents {
   /** The room changed (new owner). */
   onRoomChanged(room: Room): void;
+  /** What is known of a user's presence. */
+  presenceOf(userId: number): Presence | undefined;
 }
 
 export class MembersPanel {
@@ -21,6 +25,7 @@ export class MembersPanel {
   private readonly inviteInput = byId<HTMLInputElement>('invite-username');
   private readonly leaveButton = byId<HTMLButtonElement>('leave-button');
   private room: Room | null = null;
+  private shown: User[] = [];
 
   constructor(
     private readonly me: Me,
@@ -83,7 +88,14 @@ export class MembersPanel {
     }
     if (this.room?.id !== room.id) return;
     members.sort((a, b) => a.displayName.localeCompare(b.displayName));
+    this.shown = members;
     this.list.replaceChildren(...members.map((m) => this.item(m)));
+  }
+
+  /** Presence changed: redraw the dots and "last seen" lines. */
+  presenceChanged(): void {
+    if (!this.dialog.open || this.shown.length === 0) return;
+    this.list.replaceChildren(...this.shown.map((m) => this.item(m)));
   }
 
   private item(user: User): HTMLLIElement {
@@ -104,16 +116,31 @@ export class MembersPanel {
         this.action('Remove', 'remove-member', () => removeMember(room.id, user.id), true),
       );
     }
+    const presence = user.id === this.me.id ? { id: user.id, state: 'online' as const, lastSeen: null } : this.events.presenceOf(user.id);
+    const seen =
+      presence === undefined
+        ? ''
+        : presence.state === 'online'
+          ? ' · online'
+          : presence.state === 'away'
+            ? ' · away'
+            : presence.lastSeen !== null
+              ? ` · last seen ${lastSeenText(presence.lastSeen)}`
+              : ' · offline';
     return el('li', {
       className: 'item',
       attrs: { 'data-testid': 'member', 'data-username': user.username },
       children: [
-        el('span', { className: 'avatar avatar-small', text: ([...user.displayName][0] ?? '?').toUpperCase(), attrs: { 'aria-hidden': 'true' } }),
+        el('span', {
+          className: 'avatar avatar-small avatar-with-dot',
+          text: ([...user.displayName][0] ?? '?').toUpperCase(),
+          children: [presence !== undefined && presenceDot(presence.state)],
+        }),
         el('span', {
           className: 'item-main',
           children: [el('span', { text: user.displayName, attrs: { 'data-testid': 'member-name' } }), ...tags],
         }),
-        el('span', { className: 'item-sub', text: `@${user.username}` }),
+        el('span', { className: 'item-sub', text: `@${user.username}${seen}`, attrs: { 'data-testid': 'member-sub' } }),
         ...actions,
       ],
     });

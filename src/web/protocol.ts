@@ -13,6 +13,36 @@ export interface User {
 /** The signed-in user (`GET /api/me`). */
 export interface Me extends User {
   isAdmin: boolean;
+  /** Others see only "delivered" for my messages (never "read"). */
+  privateReceipts?: boolean;
+}
+
+/** When a room notifies: `default` = direct conversations and mentions. */
+export type NotifyLevel = 'default' | 'all' | 'mentions' | 'nothing';
+
+/** One member's cumulative cursors in a room (`read` absent when they keep it private). */
+export interface Cursor {
+  user: number;
+  delivered: number;
+  read?: number;
+}
+
+/** The unread state of one room for the signed-in user. */
+export interface UnreadState {
+  room: number;
+  lastSeq: number;
+  readSeq: number;
+  unread: number;
+  mentions: number;
+  notify: NotifyLevel;
+}
+
+/** Presence of a user as the server reports it. */
+export type PresenceState = 'online' | 'away' | 'offline';
+export interface Presence {
+  id: number;
+  state: PresenceState;
+  lastSeen: string | null;
 }
 
 /** What kind of room: public (anyone may join), private (invitation only), direct (a conversation). */
@@ -28,6 +58,11 @@ export interface Room {
   lastSeq: number;
   /** Direct conversations list their members, so they can be named after the other people. */
   members?: User[];
+  /** The caller's read cursor, unread and mention counts and notification level (issue 5). */
+  readSeq?: number;
+  unread?: number;
+  mentions?: number;
+  notify?: NotifyLevel;
 }
 
 /** A personal API token as listed in settings (its secret is shown only once, when created). */
@@ -50,6 +85,8 @@ export interface ChatMessage {
   body: string;
   time: string;
   clientMsgId?: string;
+  /** Ids of the users the message mentions. */
+  mentions?: number[];
 }
 
 /** Limits announced in `hello`. */
@@ -72,6 +109,10 @@ export type ServerFrame =
   | ChatMessage
   | { type: 'history'; id?: string; room: number; messages: ChatMessage[]; hasMore: boolean }
   | { type: 'pong'; id?: string }
+  | { type: 'receipts'; room: number; cursors: Cursor[] }
+  | { type: 'unread'; rooms: UnreadState[] }
+  | { type: 'typing'; room: number; user: { id: number; displayName: string } }
+  | { type: 'presence'; users: Presence[] }
   | { type: 'error'; code: string; message: string; id?: string; clientMsgId?: string; room?: number; retryAfterMs?: number };
 
 /** Every frame the client sends on `/ws`. */
@@ -81,7 +122,10 @@ export type ClientFrame =
   | { type: 'resume'; id?: string; rooms: Array<{ room: number; since: number }> }
   | { type: 'send'; id?: string; room: number; clientMsgId: string; body: string }
   | { type: 'history'; id?: string; room: number; before?: number; after?: number; limit?: number }
-  | { type: 'ping'; id?: string };
+  | { type: 'ping'; id?: string }
+  | { type: 'receipt'; room: number; delivered?: number; read?: number }
+  | { type: 'typing'; room: number }
+  | { type: 'presence'; state: 'active' | 'away' };
 
 /** Limits assumed until the first `hello` says otherwise (the server's defaults). */
 export const DEFAULT_LIMITS: Limits = { maxMessageChars: 4000, maxFrameBytes: 65536, historyPageMax: 100 };

@@ -12,8 +12,6 @@ export class RoomLog {
   loaded = false;
   /** Whether older messages than the oldest held exist on the server. */
   hasOlder = true;
-  /** Messages that arrived while the room was not on screen (the sidebar's badge). */
-  unread = 0;
   /** For a room subscribed but never opened: the newest seq when it was first subscribed (only news replays). */
   tailSince: number | undefined;
   private top = 0;

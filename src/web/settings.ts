@@ -1,7 +1,8 @@
 /** Settings: change the password, and personal API tokens (list, create with the secret shown once, revoke). */
-import { ApiError, changePassword, createToken, fetchTokens, revokeToken } from './api.js';
+import { ApiError, changePassword, createToken, fetchTokens, revokeToken, updateSettings } from './api.js';
+import { setSoundEnabled, soundEnabled } from './attention.js';
 import { byId, el, wireDialog } from './dom.js';
-import type { ApiToken } from './protocol.js';
+import type { ApiToken, Me } from './protocol.js';
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
 
@@ -19,9 +20,14 @@ export class SettingsDialog {
   private readonly secretBox = byId('token-secret-box');
   private readonly secret = byId<HTMLInputElement>('token-secret');
   private readonly copy = byId<HTMLButtonElement>('token-copy');
+  private readonly sound = byId<HTMLInputElement>('sound-setting');
+  private readonly privateReceipts = byId<HTMLInputElement>('private-receipts-setting');
+  private readonly prefsError = byId('prefs-error');
 
-  constructor() {
+  constructor(private readonly me: Me) {
     wireDialog(this.dialog);
+    this.sound.addEventListener('change', () => setSoundEnabled(this.sound.checked));
+    this.privateReceipts.addEventListener('change', () => void this.savePrivateReceipts());
     // The secret lives only in this dialog: closing it forgets the secret for good.
     this.dialog.addEventListener('close', () => this.hideSecret());
     this.passwordForm.addEventListener('submit', (event) => {
@@ -46,8 +52,26 @@ export class SettingsDialog {
     this.current.value = this.next.value = this.tokenName.value = '';
     this.passwordError.textContent = this.passwordOk.textContent = this.tokenError.textContent = '';
     this.hideSecret();
+    this.sound.checked = soundEnabled();
+    this.privateReceipts.checked = this.me.privateReceipts === true;
+    this.prefsError.textContent = '';
     this.dialog.showModal();
     void this.refreshTokens();
+  }
+
+  private async savePrivateReceipts(): Promise<void> {
+    const wanted = this.privateReceipts.checked;
+    this.privateReceipts.disabled = true;
+    this.prefsError.textContent = '';
+    try {
+      const user = await updateSettings({ privateReceipts: wanted });
+      this.me.privateReceipts = user.privateReceipts ?? wanted;
+    } catch (err) {
+      this.privateReceipts.checked = !wanted;
+      this.prefsError.textContent = err instanceof ApiError ? err.message : 'Could not save the setting';
+    } finally {
+      this.privateReceipts.disabled = false;
+    }
   }
 
   private async changePassword(): Promise<void> {

@@ -3,7 +3,7 @@
  * menu in the footer, and, on narrow screens, the off-canvas drawer that holds them.
  */
 import { byId, el, icon, ICONS } from './dom.js';
-import type { Me, Room } from './protocol.js';
+import type { Me, PresenceState, Room } from './protocol.js';
 import { roomLabel, roomPath } from './rooms.js';
 
 export { roomPath } from './rooms.js';
@@ -32,6 +32,7 @@ export interface SidebarEvents {
   onBrowse(): void;
   onNewMessage(): void;
   onSettings(): void;
+  onEnableNotifications(): void;
   onSignOut(everywhere: boolean): void;
 }
 
@@ -40,6 +41,10 @@ export interface RoomListView {
   rooms: readonly Room[];
   currentId: number | null;
   unread: (roomId: number) => number;
+  /** Unread messages that mention me. */
+  mentions: (roomId: number) => number;
+  /** For a conversation of two: the other person's presence. */
+  presence: (room: Room) => PresenceState | null;
 }
 
 /** The sidebar and its drawer. */
@@ -75,6 +80,10 @@ export class Sidebar {
     byId('me-username').textContent = `@${me.username}`;
     byId('me-avatar').textContent = ([...me.displayName][0] ?? '?').toUpperCase();
     this.userButton.addEventListener('click', () => this.setUserMenu(this.userMenu.hidden));
+    byId('notifications-button').addEventListener('click', () => {
+      this.setUserMenu(false);
+      events.onEnableNotifications();
+    });
     byId('settings-button').addEventListener('click', () => {
       this.setUserMenu(false);
       this.thenClose(() => events.onSettings());
@@ -116,10 +125,18 @@ export class Sidebar {
   }
 
   private item(room: Room, label: string, view: RoomListView): HTMLLIElement {
-    const unread = room.id === view.currentId ? 0 : view.unread(room.id);
+    const unread = view.unread(room.id);
+    const mentions = view.mentions(room.id);
+    const presence = view.presence(room);
     const marker =
       room.kind === 'direct'
-        ? el('span', { className: 'room-hash room-dm', text: '@', attrs: { 'aria-hidden': 'true' } })
+        ? presence !== null
+          ? el('span', {
+              className: 'room-hash',
+              attrs: { 'data-testid': 'presence' },
+              children: [presenceDot(presence)],
+            })
+          : el('span', { className: 'room-hash room-dm', text: '@', attrs: { 'aria-hidden': 'true' } })
         : room.kind === 'private'
           ? el('span', { className: 'room-hash', attrs: { title: 'Private room', 'data-testid': 'lock' }, children: [icon(ICONS.lock)] })
           : el('span', { className: 'room-hash', text: '#', attrs: { 'aria-hidden': 'true' } });
@@ -135,6 +152,12 @@ export class Sidebar {
         marker,
         room.kind === 'private' && el('span', { className: 'visually-hidden', text: 'Private room: ' }),
         el('span', { className: 'room-name', text: label }),
+        mentions > 0 &&
+          el('span', {
+            className: 'badge badge-mention',
+            text: `@${mentions > 99 ? '99+' : mentions}`,
+            attrs: { 'aria-label': `${mentions} mentioning you`, 'data-testid': 'mention-badge' },
+          }),
         unread > 0 &&
           el('span', {
             className: 'badge',
@@ -199,6 +222,16 @@ export class Sidebar {
       this.createPrivate.checked = false;
     }
   }
+}
+
+const PRESENCE_LABEL: Record<PresenceState, string> = { online: 'Online', away: 'Away', offline: 'Offline' };
+
+/** A small coloured dot for a presence state (with its name for screen readers and on hover). */
+export function presenceDot(state: PresenceState): HTMLElement {
+  return el('span', {
+    className: `presence-dot presence-${state}`,
+    attrs: { role: 'img', 'aria-label': PRESENCE_LABEL[state], title: PRESENCE_LABEL[state], 'data-state': state },
+  });
 }
 
 /** True when the sidebar is a drawer. */

@@ -5,8 +5,10 @@
  */
 import { el, icon, ICONS } from './dom.js';
 import { dayKey, dayLabel, fullTime, nameHue, shortTime } from './format.js';
+import { bodyNodes } from './mentions.js';
 import type { OutboxEntry } from './outbox.js';
 import type { ChatMessage } from './protocol.js';
+import type { MessageStatus } from './receipts.js';
 
 /** A send that the server refused for good, shown until dismissed. */
 export interface FailedSend {
@@ -30,6 +32,13 @@ export interface TimelineSnapshot {
   myName: string;
   /** My user id: my own messages are marked. */
   myId: number;
+  myUsername: string;
+  /** My read cursor when the room was opened: a "New messages" divider goes above the first later message of others. */
+  dividerAfter: number | null;
+  /** The status of my stored message `seq`. */
+  statusOf(seq: number): MessageStatus;
+  /** The `@names` of a message to highlight (lower case). */
+  mentionsOf(m: ChatMessage): ReadonlySet<string>;
 }
 
 /** Where the view should be after a render. */
@@ -37,7 +46,9 @@ export type ScrollIntent =
   /** Stay at the bottom if the reader was there; otherwise keep the first visible line where it was. */
   | 'follow'
   /** Jump to the newest message (room opened, own message sent). */
-  | 'bottom';
+  | 'bottom'
+  /** Show the "New messages" divider near the top of the view (or the newest message when there is none). */
+  | 'unread';
 
 /** What the timeline reports back. */
 export interface TimelineEvents {
@@ -45,6 +56,8 @@ export interface TimelineEvents {
   onWantOlder(): void;
   /** The reader dismissed a failed send. */
   onDismiss(clientMsgId: string): void;
+  /** The view scrolled (what is in view may now be read). */
+  onScrolled(): void;
 }
 
 /** Consecutive messages of one author within this window share one header. */
@@ -82,6 +95,7 @@ export class Timeline {
       () => {
         this.stuckToBottom = this.isAtBottom();
         this.checkNearTop();
+        this.events.onScrolled();
       },
       { passive: true },
     );
@@ -109,8 +123,13 @@ export class Timeline {
     this.snapshot = snapshot;
     this.renderTop(snapshot);
     this.reconcile(this.items(snapshot));
+    this.updateStatuses(snapshot);
 
-    if (intent === 'bottom' || wasAtBottom) {
+    const divider = intent === 'unread' ? this.list.querySelector<HTMLElement>('.unread-divider') : null;
+    if (divider !== null) {
+      this.scroller.scrollTop = Math.max(0, divider.offsetTop - 12);
+      this.stuckToBottom = this.isAtBottom();
+    } else if (intent === 'bottom' || intent === 'unread' || wasAtBottom) {
       this.scroller.scrollTop = this.scroller.scrollHeight;
       this.stuckToBottom = true;
     } else if (anchor !== null && anchor.isConnected) {
@@ -119,6 +138,41 @@ export class Timeline {
     }
     // A short first page may not fill the view; there is then nothing to scroll, so ask for more now.
     this.checkNearTop();
+  }
+
+  /** The highest seq of a stored message at least partly in view (0 when none). */
+  lastVisibleSeq(): number {
+    const view = this.scroller.getBoundingClientRect();
+    let best = 0;
+    for (const child of this.list.children) {
+      const node = child as HTMLElement;
+      if (node.dataset.seq === undefined) continue;
+      const box = node.getBoundingClientRect();
+      if (box.bottom > view.top && box.top < view.bottom - 8) best = Math.max(best, Number(node.dataset.seq));
+    }
+    return best;
+  }
+
+  /** Sets the ticks of my stored messages (they change as others receive and read them). */
+  private updateStatuses(s: TimelineSnapshot): void {
+    for (const m of s.messages) {
+      if (m.authorId === null || m.authorId !== s.myId) continue;
+      const node = this.elements.get(`m:${m.seq}`)?.querySelector<HTMLElement>('.msg-ticks');
+      if (node === undefined || node === null) continue;
+      const status = s.statusOf(m.seq);
+      if (node.dataset.state === status.state && node.title === status.detail) continue;
+      node.dataset.state = status.state;
+      node.title = status.detail;
+      node.setAttribute('aria-label', status.detail);
+      const text = node.querySelector('.msg-ticks-text')!;
+      text.textContent = status.state === 'read' ? status.label : '';
+      node.querySelector('svg')!.replaceWith(icon(status.state === 'sent' ? TICK_ONE : TICK_TWO));
+    }
+  }
+
+  /** Whether the newest message is in view. */
+  isAtBottomNow(): boolean {
+    return this.isAtBottom();
   }
 
   private isAtBottom(): boolean {
@@ -189,12 +243,17 @@ export class Timeline {
       lastDay = day;
       items.push({ key: `d:${day}`, author: null, time, build: () => buildDivider(new Date(time)) });
     };
+    let unreadShown = false;
     for (const m of s.messages) {
       const time = Date.parse(m.time);
       divider(time);
+      if (!unreadShown && s.dividerAfter !== null && m.seq > s.dividerAfter && m.authorId !== s.myId) {
+        unreadShown = true;
+        items.push({ key: 'new-messages', author: null, time, build: buildUnreadDivider });
+      }
       // Grouped by person (id and name: a guest has no id, and a renamed user starts a new group).
       const author = `${m.authorId ?? 'guest'}:${m.author}`;
-      items.push({ key: `m:${m.seq}`, author, time, build: () => buildMessage(m, m.authorId !== null && m.authorId === s.myId) });
+      items.push({ key: `m:${m.seq}`, author, time, build: () => buildMessage(m, m.authorId !== null && m.authorId === s.myId, s) });
     }
     const sends = [
       ...s.pending.map((entry) => ({ entry, error: null as string | null })),
@@ -273,16 +332,38 @@ function frame(author: string, date: Date, extraHead: Node[]): { gutter: HTMLEle
   return { gutter, head };
 }
 
-function buildMessage(m: ChatMessage, mine: boolean): HTMLElement {
+/** One tick (sent) and two ticks (delivered, read) for the status of own messages. */
+const TICK_ONE = 'M5 12.5l4.5 4.5L19 7.5';
+const TICK_TWO = 'M2 12.5l4.5 4.5L16 7.5M11 16.5l.5.5L21 7.5';
+
+function buildUnreadDivider(): HTMLElement {
+  return el('li', {
+    className: 'unread-divider',
+    attrs: { role: 'separator', 'data-testid': 'unread-divider' },
+    children: [el('span', { text: 'New messages' })],
+  });
+}
+
+function buildMessage(m: ChatMessage, mine: boolean, s: TimelineSnapshot): HTMLElement {
   const date = new Date(m.time);
   const time = el('time', {
     className: 'msg-time',
     text: shortTime(date),
     attrs: { datetime: m.time, title: fullTime(date), 'data-testid': 'message-time' },
   });
+  const ticks = mine
+    ? el('span', {
+        className: 'msg-ticks',
+        attrs: { 'data-testid': 'message-status', role: 'img' },
+        children: [icon(TICK_ONE), el('span', { className: 'msg-ticks-text' })],
+      })
+    : null;
   const { gutter, head } = frame(m.author, date, [time]);
+  const mentionsMe = !mine && (m.mentions ?? []).includes(s.myId);
+  const body = el('div', { className: 'msg-body', attrs: { 'data-testid': 'message-body' } });
+  body.append(...bodyNodes(m.body, s.mentionsOf(m), s.myUsername));
   return el('li', {
-    className: mine ? 'msg msg--mine' : 'msg',
+    className: `msg${mine ? ' msg--mine' : ''}${mentionsMe ? ' msg--mention' : ''}`,
     attrs: {
       'data-testid': 'message',
       'data-seq': String(m.seq),
@@ -294,7 +375,7 @@ function buildMessage(m: ChatMessage, mine: boolean): HTMLElement {
       gutter,
       el('div', {
         className: 'msg-main',
-        children: [head, el('div', { className: 'msg-body', text: m.body, attrs: { 'data-testid': 'message-body' } })],
+        children: [head, body, ticks],
       }),
     ],
   });

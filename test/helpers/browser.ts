@@ -184,12 +184,15 @@ export async function openPage(
   url: string,
   viewport: { width: number; height: number } = DESKTOP,
   account?: Account,
+  /** Runs on the new context before the page loads (init scripts, permissions). */
+  setup?: (context: BrowserContext) => Promise<void>,
 ): Promise<TestPage> {
   const context = await browser.newContext({ viewport, locale: 'en-GB', timezoneId: 'UTC' });
   context.setDefaultTimeout(WAIT_MS);
   // Its own client address, so that sign-ups made in this page do not share the per-address limit.
   await context.setExtraHTTPHeaders({ 'x-forwarded-for': nextAddress() });
   if (account !== undefined) await setSession(context, new URL(url).origin, account);
+  await setup?.(context);
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('console', (msg) => {
@@ -362,4 +365,86 @@ export class RawClient {
     this.ws.close();
     await closed;
   }
+}
+
+/**
+ * An init script that lets a test decide whether the page is visible and focused (headless Chromium
+ * reports every page as both) and records every `Notification` the page creates instead of showing it.
+ * `window.__setLooking(visible, focused)` changes the state and fires the events a browser would.
+ */
+function attentionScript(looking: boolean): string {
+  return `(() => {
+    let visible = ${looking}, focused = ${looking};
+    Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => (visible ? 'visible' : 'hidden') });
+    Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => !visible });
+    Document.prototype.hasFocus = function () { return focused; };
+    window.__setLooking = (v, f) => {
+      visible = v;
+      focused = f;
+      document.dispatchEvent(new Event('visibilitychange'));
+      window.dispatchEvent(new Event(f ? 'focus' : 'blur'));
+    };
+    const Real = window.Notification;
+    const records = [];
+    window.__notifications = records;
+    class RecordedNotification extends EventTarget {
+      constructor(title, options = {}) {
+        super();
+        this.title = title;
+        this.body = options.body ?? '';
+        this.tag = options.tag ?? '';
+        this.onclick = null;
+        this.closed = false;
+        records.push(this);
+      }
+      close() { this.closed = true; }
+      static get permission() { return Real ? Real.permission : 'denied'; }
+      static requestPermission(cb) { return Real.requestPermission(cb); }
+    }
+    window.Notification = RecordedNotification;
+  })();`;
+}
+
+/** Setup for openPage: controllable visibility and focus (starting as `looking`), recorded notifications, and optionally the permission. */
+export function attention(origin: string, options: { looking?: boolean; notifications?: boolean } = {}) {
+  return async (context: BrowserContext): Promise<void> => {
+    if (options.notifications === true) await context.grantPermissions(['notifications'], { origin });
+    await context.addInitScript({ content: attentionScript(options.looking ?? true) });
+  };
+}
+
+/** Makes the page visible and focused (true), or hidden and unfocused (false), or visible but unfocused. */
+export async function setLooking(page: Page, visible: boolean, focused = visible): Promise<void> {
+  await page.evaluate(([v, f]) => (window as unknown as { __setLooking(v: boolean, f: boolean): void }).__setLooking(v!, f!), [visible, focused]);
+}
+
+/** The notifications the page created so far. */
+export function recordedNotifications(page: Page): Promise<Array<{ title: string; body: string; tag: string }>> {
+  return page.evaluate(() =>
+    (window as unknown as { __notifications: Array<{ title: string; body: string; tag: string }> }).__notifications.map((n) => ({
+      title: n.title,
+      body: n.body,
+      tag: n.tag,
+    })),
+  );
+}
+
+/** Clicks the `index`-th recorded notification (as the user would in the system tray). */
+export async function clickNotification(page: Page, index: number): Promise<void> {
+  await page.evaluate((i) => {
+    const n = (window as unknown as { __notifications: Array<{ onclick: ((e: Event) => void) | null }> }).__notifications[i]!;
+    n.onclick?.(new Event('click'));
+  }, index);
+}
+
+/** Screenshots at the laptop and the phone size: `name`-desktop.png and `name`-phone.png. */
+export async function screenshotBoth(page: Page, name: string): Promise<void> {
+  const size = page.viewportSize() ?? DESKTOP;
+  await mkdir(SCREENSHOT_DIR, { recursive: true });
+  // animations: 'disabled' finishes the drawer's slide that a resize across the breakpoint starts.
+  await page.setViewportSize(DESKTOP);
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}-desktop.png`), animations: 'disabled' });
+  await page.setViewportSize(PHONE);
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}-phone.png`), animations: 'disabled' });
+  await page.setViewportSize(size);
 }
