@@ -172,3 +172,53 @@ test('a room reopened with unread messages opens at a "New messages" divider; re
     await tab2.context.close();
   }
 });
+
+test('private read receipts (Settings): the other person sees "delivered", never "read"', async () => {
+  const ivy = await server.signUp('ivy', 'Ivy Chen');
+  const jon = await server.signUp('jon', 'Jon Reyes');
+  const dm = await openDirect(ivy, 'jon');
+  const dmUrl = `${server.url}/chat/${encodeURIComponent(dm.name)}/`;
+
+  const jonPage = await openPage(browser, dmUrl, undefined, jon, attention(server.url, { looking: false }));
+  const ivyPage = await openPage(browser, dmUrl, undefined, ivy, attention(server.url));
+  const ivyWs = await server.connect(ivy);
+  try {
+    await waitForConnection(jonPage.page);
+    await waitForConnection(ivyPage.page);
+    await jonPage.page.getByTestId('user-menu-button').click();
+    await jonPage.page.getByTestId('settings-button').click();
+    const toggle = jonPage.page.getByTestId('private-receipts-setting');
+    await toggle.check();
+    await screenshotBoth(jonPage.page, 'receipts-5-private-setting');
+    // Saved: the server says so.
+    await jonPage.page.waitForFunction(() => !(document.getElementById('private-receipts-setting') as HTMLInputElement).disabled);
+    const me = await server.api(jon, 'GET', '/api/me');
+    assert.equal((me.json as { user: { privateReceipts: boolean } }).user.privateReceipts, true);
+    await jonPage.page.getByTestId('settings-dialog').getByRole('button', { name: 'Close' }).click();
+
+    ivyWs.send({ type: 'subscribe', id: 's1', room: dm.id });
+    await sendFromPage(ivyPage.page, 'Did you get the keys?');
+    await waitForMessage(ivyPage.page, 'Did you get the keys?');
+    await waitForStatus(ivyPage.page, 'Did you get the keys?', 'delivered');
+
+    // Jon reads it (his cursor moves on the server), yet Ivy's side has no "read" to show.
+    await setLooking(jonPage.page, true);
+    for (;;) {
+      const rooms = (await server.api(jon, 'GET', '/api/rooms')).json as { rooms: Array<{ id: number; readSeq?: number }> };
+      if ((rooms.rooms.find((r) => r.id === dm.id)?.readSeq ?? 0) >= 1) break;
+      await jonPage.page.waitForTimeout(50);
+    }
+    await jonPage.page.getByTestId('composer-input').fill('Yes, got them');
+    await jonPage.page.getByTestId('composer-input').press('Enter');
+    await waitForMessage(ivyPage.page, 'Yes, got them');
+    await ivyWs.waitFor((f) => f.type === 'receipts' && (f.cursors as Array<{ user: number; delivered: number }>).some((c) => c.user === jon.user.id && c.delivered >= 2));
+    assert.equal(await statusOf(ivyPage.page, 'Did you get the keys?').getAttribute('data-state'), 'delivered');
+
+    assertNoConsoleProblems(ivyPage);
+    assertNoConsoleProblems(jonPage);
+  } finally {
+    await ivyWs.close();
+    await ivyPage.context.close();
+    await jonPage.context.close();
+  }
+});
