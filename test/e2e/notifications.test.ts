@@ -168,6 +168,15 @@ test('@mention autocomplete inserts the username; the mention is highlighted, co
     assert.equal(await status.textContent(), 'Read by 1');
     await screenshotBoth(gusPage.page, 'mention-4-read-by');
 
+    // The members panel shows who is online: Hal (a page open) and Hana (never signed in here).
+    await gusPage.page.getByTestId('members-button').click();
+    const row = (username: string) => gusPage.page.locator(`[data-testid="member"][data-username="${username}"]`);
+    await row('hal').locator('.presence-dot[data-state="online"]').waitFor();
+    await row('hana').locator('.presence-dot[data-state="offline"]').waitFor();
+    assert.match((await row('hal').getByTestId('member-sub').textContent()) ?? '', /online/);
+    await screenshotBoth(gusPage.page, 'mention-5-members-presence');
+    await gusPage.page.getByTestId('members-dialog').getByRole('button', { name: 'Close' }).click();
+
     // A message of his own (Hal) is counted nowhere.
     await sendFromPage(halPage.page, 'on it');
     await waitForMessage(gusPage.page, 'on it');
