@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import {
   assertNoConsoleProblems,
+  ME_UNAVAILABLE,
   E2EServer,
   launchBrowser,
   openPage,
@@ -91,7 +92,7 @@ test('after a server restart the client reconnects and shows what was sent meanw
     assert.ok(states.includes('Reconnecting…'), `pill states: ${states.join(' -> ')}`);
     assert.equal(states.at(-1), 'Connected');
     // Chromium itself reports the refused connections while the server was down.
-    assertNoConsoleProblems(tp, [WS_REFUSED]);
+    assertNoConsoleProblems(tp, [WS_REFUSED, ME_UNAVAILABLE]);
   } finally {
     await tp.context.close();
   }

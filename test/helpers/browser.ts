@@ -218,6 +218,12 @@ export function assertNoConsoleProblems(tp: TestPage, expected: RegExp[] = []): 
 /** What Chromium logs by itself when a WebSocket cannot connect (the server is down). */
 export const WS_REFUSED = /WebSocket connection to '.*' failed/;
 
+/**
+ * Chromium's log line for a `GET /api/me` that met the server mid-restart (503 while it stops or starts): the
+ * client checks its session after repeated reconnect failures, and a restart may answer that check so.
+ */
+export const ME_UNAVAILABLE = /status of 503 .*\[http:\/\/[^\]]*\/api\/me\]$/;
+
 /** Chromium's log line for the 401 of `GET /api/me` while signed out (how the client learns to show sign-in). */
 export const ME_401 = /status of 401 .*\[http:\/\/[^\]]*\/api\/me\]$/;
 
