@@ -11,7 +11,7 @@ import { byId, icon, ICONS } from './dom.js';
 import { MembersPanel } from './members.js';
 import { NewMessageDialog } from './new-message.js';
 import { Outbox, outboxKey, type OutboxEntry } from './outbox.js';
-import { lastSeenText } from './format.js';
+import { lastSeenText, typingText } from './format.js';
 import { mentionedNames } from './mentions.js';
 import {
   PERMANENT_SEND_ERRORS,
@@ -941,14 +941,7 @@ export class App {
   private renderTyping(): void {
     const line = byId('typing-line');
     const names = [...(this.typists.get(this.currentId ?? -1)?.values() ?? [])].map((t) => t.name).sort((a, b) => a.localeCompare(b));
-    line.textContent =
-      names.length === 0
-        ? ''
-        : names.length === 1
-          ? `${names[0]} is typing…`
-          : names.length === 2
-            ? `${names[0]} and ${names[1]} are typing…`
-            : 'Several people are typing…';
+    line.textContent = typingText(names);
   }
 
   // ---- notifications ----

@@ -54,3 +54,11 @@ export function lastSeenText(iso: string, now: number = Date.now()): string {
   const date = new Date(iso);
   return dayLabel(date, new Date(now)) === 'Yesterday' ? 'yesterday' : dayWithYearFormat.format(date);
 }
+
+/** The typing line for these names: one, two, or "several people" beyond that (as Slack and Zulip say it). */
+export function typingText(names: string[]): string {
+  if (names.length === 0) return '';
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return 'Several people are typing…';
+}
