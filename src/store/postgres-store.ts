@@ -5,6 +5,27 @@
  * back insert gives its number back.
  */
 import pg from 'pg';
+import {
+  ROOM_COLUMNS,
+  SESSION_COLUMNS,
+  TOKEN_COLUMNS,
+  toCursor,
+  toMember,
+  toMessage,
+  toRoom,
+  toSession,
+  toToken,
+  toUnread,
+  toUser,
+  type CursorRow,
+  type MemberRow,
+  type MessageRow,
+  type RoomRow,
+  type SessionRow,
+  type TokenRow,
+  type UnreadRow,
+  type UserRow,
+} from './rows.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import {
   StoreConflictError,
@@ -21,7 +42,6 @@ import {
   type NewMessage,
   type NewRoom,
   type NewUser,
-  type RoomKind,
   type RoomRecord,
   type SessionRecord,
   type Store,
@@ -43,52 +63,12 @@ const types = {
     oid === pg.types.builtins.INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-interface RoomRow {
-  id: number;
-  name: string;
-  kind: RoomKind;
-  owner_id: number | null;
-  created_at: number;
-  last_seq: number;
-}
-
-interface MessageRow {
-  id: number;
-  room_id: number;
-  seq: number;
-  author_id: number | null;
-  author: string;
-  body: string;
-  client_msg_id: string | null;
-  created_at: number;
-  /** BIGINT[] comes back as strings (the INT8 parser applies to scalars only). */
+/** PostgreSQL's message row: BIGINT[] comes back as strings (the INT8 parser applies to scalars only). */
+interface PgMessageRow extends MessageRow {
   mention_ids?: Array<string | number> | null;
 }
 
-interface UserRow {
-  id: number;
-  username: string;
-  display_name: string;
-  password_hash: string;
-  is_admin: boolean;
-  created_at: number;
-  private_receipts: boolean;
-  last_seen_at: number | null;
-}
-
-interface CursorRow {
-  user_id: number;
-  delivered_seq: number;
-  read_seq: number;
-  private_receipts: boolean;
-}
-
-const toCursor = (r: CursorRow): CursorRecord => ({
-  userId: r.user_id,
-  deliveredSeq: r.delivered_seq,
-  readSeq: r.read_seq,
-  privateReceipts: r.private_receipts,
-});
+const toMessageRecord = (r: PgMessageRow): MessageRecord => toMessage(r, (r.mention_ids ?? []).map(Number));
 
 /** A message with the ids it mentions, for every query that reads messages (`m` is the messages alias). */
 const MESSAGE_SELECT = `SELECT m.*, ARRAY(SELECT user_id FROM mentions
@@ -100,57 +80,6 @@ const UNREAD_SELECT = `SELECT r.id AS room_id, r.last_seq, rm.read_seq, rm.notif
      AND (x.author_id IS NULL OR x.author_id <> rm.user_id)) AS unread,
   (SELECT count(*) FROM mentions y WHERE y.room_id = r.id AND y.seq > rm.read_seq AND y.user_id = rm.user_id) AS mentions
   FROM room_members rm JOIN rooms r ON r.id = rm.room_id WHERE rm.user_id = $1`;
-
-const toRoom = (r: RoomRow): RoomRecord => ({
-  id: r.id,
-  name: r.name,
-  kind: r.kind,
-  ownerId: r.owner_id,
-  createdAt: r.created_at,
-  lastSeq: r.last_seq,
-});
-
-const toMessage = (r: MessageRow): MessageRecord => ({
-  id: r.id,
-  roomId: r.room_id,
-  seq: r.seq,
-  authorId: r.author_id,
-  author: r.author,
-  body: r.body,
-  clientMsgId: r.client_msg_id,
-  createdAt: r.created_at,
-  mentions: (r.mention_ids ?? []).map(Number),
-});
-
-const toUser = (r: UserRow): UserRecord => ({
-  id: r.id,
-  username: r.username,
-  displayName: r.display_name,
-  passwordHash: r.password_hash,
-  isAdmin: r.is_admin,
-  createdAt: r.created_at,
-  privateReceipts: r.private_receipts,
-  lastSeenAt: r.last_seen_at,
-});
-
-const toSession = (r: { id: number; user_id: number; created_at: number; expires_at: number }): SessionRecord => ({
-  id: r.id,
-  userId: r.user_id,
-  createdAt: r.created_at,
-  expiresAt: r.expires_at,
-});
-
-const toToken = (r: { id: number; user_id: number; name: string; created_at: number; last_used_at: number | null }): ApiTokenRecord => ({
-  id: r.id,
-  userId: r.user_id,
-  name: r.name,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-});
-
-const ROOM_COLUMNS = 'r.id, r.name, r.kind, r.owner_id, r.created_at, r.last_seq';
-const TOKEN_COLUMNS = 'id, user_id, name, created_at, last_used_at';
-const SESSION_COLUMNS = 'id, user_id, created_at, expires_at';
 
 /** SQLSTATE classes that mean "the database is not there right now", as opposed to a bad statement. */
 const UNAVAILABLE_STATES = /^(08|53|57|58)/;
@@ -339,12 +268,12 @@ export class PostgresStore implements Store {
   }
 
   async listMembers(roomId: number): Promise<MemberRecord[]> {
-    const rows = await this.q<{ user_id: number; username: string; display_name: string; joined_at: number }>(
+    const rows = await this.q<MemberRow>(
       `SELECT m.user_id, u.username, u.display_name, m.joined_at FROM room_members m
        JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 ORDER BY u.username_key`,
       [roomId],
     );
-    return rows.map((r) => ({ userId: r.user_id, username: r.username, displayName: r.display_name, joinedAt: r.joined_at }));
+    return rows.map(toMember);
   }
 
   async createUser(u: NewUser): Promise<UserRecord> {
@@ -388,7 +317,7 @@ export class PostgresStore implements Store {
   }
 
   async createSession(tokenHash: string, userId: number, createdAt: number, expiresAt: number): Promise<SessionRecord> {
-    const row = await this.one<{ id: number; user_id: number; created_at: number; expires_at: number }>(
+    const row = await this.one<SessionRow>(
       `INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING ${SESSION_COLUMNS}`,
       [tokenHash, userId, createdAt, expiresAt],
     );
@@ -396,7 +325,7 @@ export class PostgresStore implements Store {
   }
 
   async findSession(tokenHash: string, now: number): Promise<SessionRecord | null> {
-    const row = await this.one<{ id: number; user_id: number; created_at: number; expires_at: number }>(
+    const row = await this.one<SessionRow>(
       `SELECT ${SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
       [tokenHash, now],
     );
@@ -416,7 +345,7 @@ export class PostgresStore implements Store {
   }
 
   async createApiToken(tokenHash: string, userId: number, name: string, createdAt: number): Promise<ApiTokenRecord> {
-    const row = await this.one<{ id: number; user_id: number; name: string; created_at: number; last_used_at: number | null }>(
+    const row = await this.one<TokenRow>(
       `INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES ($1, $2, $3, $4) RETURNING ${TOKEN_COLUMNS}`,
       [tokenHash, userId, name, createdAt],
     );
@@ -424,7 +353,7 @@ export class PostgresStore implements Store {
   }
 
   async findApiToken(tokenHash: string): Promise<ApiTokenRecord | null> {
-    const row = await this.one<{ id: number; user_id: number; name: string; created_at: number; last_used_at: number | null }>(
+    const row = await this.one<TokenRow>(
       `SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1`,
       [tokenHash],
     );
@@ -432,7 +361,7 @@ export class PostgresStore implements Store {
   }
 
   async listApiTokens(userId: number): Promise<ApiTokenRecord[]> {
-    const rows = await this.q<{ id: number; user_id: number; name: string; created_at: number; last_used_at: number | null }>(
+    const rows = await this.q<TokenRow>(
       `SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id`,
       [userId],
     );
@@ -451,18 +380,18 @@ export class PostgresStore implements Store {
     try {
       return await this.tx(async (c) => {
         if (m.clientMsgId !== null) {
-          const existing = await c.query<MessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.client_msg_id = $2`, [
+          const existing = await c.query<PgMessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.client_msg_id = $2`, [
             m.roomId,
             m.clientMsgId,
           ]);
-          if (existing.rows[0]) return { message: toMessage(existing.rows[0]), created: false };
+          if (existing.rows[0]) return { message: toMessageRecord(existing.rows[0]), created: false };
         }
         const bumped = await c.query<{ last_seq: number }>(
           'UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq',
           [m.roomId],
         );
         if (!bumped.rows[0]) throw new StoreConflictError(`room ${m.roomId} does not exist`);
-        const { rows } = await c.query<MessageRow>(
+        const { rows } = await c.query<PgMessageRow>(
           `INSERT INTO messages (room_id, seq, author_id, author, body, client_msg_id, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
           [m.roomId, bumped.rows[0].last_seq, m.authorId, m.author, m.body, m.clientMsgId, m.createdAt],
@@ -474,16 +403,16 @@ export class PostgresStore implements Store {
             [m.roomId, bumped.rows[0].last_seq, mentions],
           );
         }
-        return { message: { ...toMessage(rows[0]!), mentions }, created: true };
+        return { message: toMessage(rows[0]!, mentions), created: true };
       });
     } catch (err) {
       // A retry racing its original: the loser's transaction rolled back (its seq with it); return the winner.
       if (err instanceof StoreConflictError && m.clientMsgId !== null) {
-        const row = await this.one<MessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.client_msg_id = $2`, [
+        const row = await this.one<PgMessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.client_msg_id = $2`, [
           m.roomId,
           m.clientMsgId,
         ]);
-        if (row) return { message: toMessage(row), created: false };
+        if (row) return { message: toMessageRecord(row), created: false };
       }
       throw err;
     }
@@ -492,23 +421,23 @@ export class PostgresStore implements Store {
   async messagesBefore(roomId: number, beforeSeq: number | null, limit: number): Promise<MessageRecord[]> {
     const rows =
       beforeSeq === null
-        ? await this.q<MessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 ORDER BY m.seq DESC LIMIT $2`, [roomId, limit])
-        : await this.q<MessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`, [
+        ? await this.q<PgMessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 ORDER BY m.seq DESC LIMIT $2`, [roomId, limit])
+        : await this.q<PgMessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`, [
             roomId,
             beforeSeq,
             limit,
           ]);
-    return rows.reverse().map(toMessage);
+    return rows.reverse().map(toMessageRecord);
   }
 
   async messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageRecord[]> {
     return (
-      await this.q<MessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`, [
+      await this.q<PgMessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`, [
         roomId,
         afterSeq,
         limit,
       ])
-    ).map(toMessage);
+    ).map(toMessageRecord);
   }
 
   async moveCursors(roomId: number, userId: number, delivered: number | null, read: number | null): Promise<CursorMove | null> {
@@ -547,22 +476,8 @@ export class PostgresStore implements Store {
   }
 
   async unreadSummaries(userId: number, roomId?: number): Promise<UnreadRecord[]> {
-    const rows = await this.q<{
-      room_id: number;
-      last_seq: number;
-      read_seq: number;
-      unread: number;
-      mentions: number;
-      notify: NotifyLevel;
-    }>(roomId === undefined ? `${UNREAD_SELECT} ORDER BY r.id` : `${UNREAD_SELECT} AND r.id = $2`, roomId === undefined ? [userId] : [userId, roomId]);
-    return rows.map((r) => ({
-      roomId: r.room_id,
-      lastSeq: r.last_seq,
-      readSeq: r.read_seq,
-      unread: r.unread,
-      mentions: r.mentions,
-      notify: r.notify,
-    }));
+    const rows = await this.q<UnreadRow>(roomId === undefined ? `${UNREAD_SELECT} ORDER BY r.id` : `${UNREAD_SELECT} AND r.id = $2`, roomId === undefined ? [userId] : [userId, roomId]);
+    return rows.map(toUnread);
   }
 
   async setNotifyLevel(roomId: number, userId: number, level: NotifyLevel): Promise<boolean> {

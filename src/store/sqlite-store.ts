@@ -6,6 +6,25 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import {
+  ROOM_COLUMNS,
+  toCursor,
+  toMember,
+  toMessage,
+  toRoom,
+  toSession,
+  toToken,
+  toUnread,
+  toUser,
+  type CursorRow,
+  type MemberRow,
+  type MessageRow,
+  type RoomRow,
+  type SessionRow,
+  type TokenRow,
+  type UnreadRow,
+  type UserRow,
+} from './rows.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import {
   StoreConflictError,
@@ -32,112 +51,13 @@ import {
 /** How long a statement waits for a lock held by another connection before failing. */
 const BUSY_TIMEOUT_MS = 5000;
 
-interface RoomRow {
-  id: number;
-  name: string;
-  kind: RoomKind;
-  owner_id: number | null;
-  created_at: number;
-  last_seq: number;
-}
-
-interface UserRow {
-  id: number;
-  username: string;
-  display_name: string;
-  password_hash: string;
-  is_admin: number;
-  created_at: number;
-  private_receipts: number;
-  last_seen_at: number | null;
-}
-
-interface SessionRow {
-  id: number;
-  user_id: number;
-  created_at: number;
-  expires_at: number;
-}
-
-interface TokenRow {
-  id: number;
-  user_id: number;
-  name: string;
-  created_at: number;
-  last_used_at: number | null;
-}
-
-interface MemberRow {
-  user_id: number;
-  username: string;
-  display_name: string;
-  joined_at: number;
-}
-
-interface MessageRow {
-  id: number;
-  room_id: number;
-  seq: number;
-  author_id: number | null;
-  author: string;
-  body: string;
-  client_msg_id: string | null;
-  created_at: number;
-  /** Comma-separated ids from group_concat, or null when the message mentions nobody. */
+/** SQLite's message row: mentions come as a comma-separated group_concat, or null. */
+interface SqliteMessageRow extends MessageRow {
   mention_ids?: string | null;
 }
 
-interface CursorRow {
-  user_id: number;
-  delivered_seq: number;
-  read_seq: number;
-  private_receipts: number;
-}
-
-interface UnreadRow {
-  room_id: number;
-  last_seq: number;
-  read_seq: number;
-  unread: number;
-  mentions: number;
-  notify: NotifyLevel;
-}
-
-const toRoom = (r: RoomRow): RoomRecord => ({
-  id: r.id,
-  name: r.name,
-  kind: r.kind,
-  ownerId: r.owner_id,
-  createdAt: r.created_at,
-  lastSeq: r.last_seq,
-});
-
-const toUser = (r: UserRow): UserRecord => ({
-  id: r.id,
-  username: r.username,
-  displayName: r.display_name,
-  passwordHash: r.password_hash,
-  isAdmin: r.is_admin === 1,
-  createdAt: r.created_at,
-  privateReceipts: r.private_receipts === 1,
-  lastSeenAt: r.last_seen_at,
-});
-
-const toCursor = (r: CursorRow): CursorRecord => ({
-  userId: r.user_id,
-  deliveredSeq: r.delivered_seq,
-  readSeq: r.read_seq,
-  privateReceipts: r.private_receipts === 1,
-});
-
-const toUnread = (r: UnreadRow): UnreadRecord => ({
-  roomId: r.room_id,
-  lastSeq: r.last_seq,
-  readSeq: r.read_seq,
-  unread: r.unread,
-  mentions: r.mentions,
-  notify: r.notify,
-});
+const toMessageRecord = (r: SqliteMessageRow): MessageRecord =>
+  toMessage(r, r.mention_ids ? r.mention_ids.split(',').map(Number) : []);
 
 /** A message with the ids it mentions, for every query that reads messages (`m` is the messages alias). */
 const MESSAGE_SELECT = `SELECT m.*, (SELECT group_concat(x.user_id) FROM (SELECT user_id FROM mentions
@@ -149,43 +69,6 @@ const UNREAD_SELECT = `SELECT r.id AS room_id, r.last_seq, rm.read_seq, rm.notif
      AND (x.author_id IS NULL OR x.author_id <> rm.user_id)) AS unread,
   (SELECT count(*) FROM mentions y WHERE y.room_id = r.id AND y.seq > rm.read_seq AND y.user_id = rm.user_id) AS mentions
   FROM room_members rm JOIN rooms r ON r.id = rm.room_id WHERE rm.user_id = ?`;
-
-const toSession = (r: SessionRow): SessionRecord => ({
-  id: r.id,
-  userId: r.user_id,
-  createdAt: r.created_at,
-  expiresAt: r.expires_at,
-});
-
-const toToken = (r: TokenRow): ApiTokenRecord => ({
-  id: r.id,
-  userId: r.user_id,
-  name: r.name,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-});
-
-const toMember = (r: MemberRow): MemberRecord => ({
-  userId: r.user_id,
-  username: r.username,
-  displayName: r.display_name,
-  joinedAt: r.joined_at,
-});
-
-/** Columns of a room, for queries that join. */
-const ROOM_COLUMNS = 'r.id, r.name, r.kind, r.owner_id, r.created_at, r.last_seq';
-
-const toMessage = (r: MessageRow): MessageRecord => ({
-  id: r.id,
-  roomId: r.room_id,
-  seq: r.seq,
-  authorId: r.author_id,
-  author: r.author,
-  body: r.body,
-  clientMsgId: r.client_msg_id,
-  createdAt: r.created_at,
-  mentions: r.mention_ids ? r.mention_ids.split(',').map(Number) : [],
-});
 
 /** Maps SQLite's error codes onto the store's typed errors so callers never see a dialect. */
 function translated(err: unknown): unknown {
@@ -281,7 +164,7 @@ export class SqliteStore implements Store {
       ),
       deleteToken: db.prepare<[number, number]>('DELETE FROM api_tokens WHERE user_id = ? AND id = ?'),
       touchToken: db.prepare<[number, number]>('UPDATE api_tokens SET last_used_at = ? WHERE id = ?'),
-      byClientMsgId: db.prepare<[number, string], MessageRow>(
+      byClientMsgId: db.prepare<[number, string], SqliteMessageRow>(
         `${MESSAGE_SELECT} WHERE m.room_id = ? AND m.client_msg_id = ?`,
       ),
       insertMention: db.prepare<[number, number, number]>(
@@ -311,17 +194,17 @@ export class SqliteStore implements Store {
       bumpSeq: db.prepare<[number], { last_seq: number }>(
         'UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq',
       ),
-      insertMessage: db.prepare<[number, number, number | null, string, string, string | null, number], MessageRow>(
+      insertMessage: db.prepare<[number, number, number | null, string, string, string | null, number], SqliteMessageRow>(
         `INSERT INTO messages (room_id, seq, author_id, author, body, client_msg_id, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       ),
-      newest: db.prepare<[number, number], MessageRow>(
+      newest: db.prepare<[number, number], SqliteMessageRow>(
         `SELECT * FROM (${MESSAGE_SELECT} WHERE m.room_id = ? ORDER BY m.seq DESC LIMIT ?) ORDER BY seq`,
       ),
-      before: db.prepare<[number, number, number], MessageRow>(
+      before: db.prepare<[number, number, number], SqliteMessageRow>(
         `SELECT * FROM (${MESSAGE_SELECT} WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?) ORDER BY seq`,
       ),
-      after: db.prepare<[number, number, number], MessageRow>(
+      after: db.prepare<[number, number, number], SqliteMessageRow>(
         `${MESSAGE_SELECT} WHERE m.room_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
       ),
       ping: db.prepare('SELECT 1'),
@@ -331,7 +214,7 @@ export class SqliteStore implements Store {
     this.insertTx = db.transaction((m: NewMessage): InsertResult => {
       if (m.clientMsgId !== null) {
         const existing = this.stmt.byClientMsgId.get(m.roomId, m.clientMsgId);
-        if (existing) return { message: toMessage(existing), created: false };
+        if (existing) return { message: toMessageRecord(existing), created: false };
       }
       const bumped = this.stmt.bumpSeq.get(m.roomId);
       if (!bumped) throw new StoreConflictError(`room ${m.roomId} does not exist`);
@@ -346,7 +229,7 @@ export class SqliteStore implements Store {
       );
       const mentions = [...new Set(m.mentions ?? [])].sort((a, b) => a - b);
       for (const userId of mentions) this.stmt.insertMention.run(m.roomId, bumped.last_seq, userId);
-      return { message: { ...toMessage(row!), mentions }, created: true };
+      return { message: toMessage(row!, mentions), created: true };
     });
 
     this.moveCursorsTx = db.transaction(
@@ -551,13 +434,13 @@ export class SqliteStore implements Store {
   messagesBefore(roomId: number, beforeSeq: number | null, limit: number): Promise<MessageRecord[]> {
     return this.run(() =>
       (beforeSeq === null ? this.stmt.newest.all(roomId, limit) : this.stmt.before.all(roomId, beforeSeq, limit)).map(
-        toMessage,
+        toMessageRecord,
       ),
     );
   }
 
   messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageRecord[]> {
-    return this.run(() => this.stmt.after.all(roomId, afterSeq, limit).map(toMessage));
+    return this.run(() => this.stmt.after.all(roomId, afterSeq, limit).map(toMessageRecord));
   }
 
   moveCursors(roomId: number, userId: number, delivered: number | null, read: number | null): Promise<CursorMove | null> {
