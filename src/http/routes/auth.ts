@@ -2,20 +2,13 @@
  * Accounts over HTTP: sign-up, sign-in, sign-out (here or everywhere), the current user, password change,
  * personal API tokens and user search. See docs/api.md.
  */
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { AccountService } from '../../chat/accounts.js';
 import { ConfabError } from '../../errors.js';
 import { userPayload } from '../../wire.js';
 import { clearSessionCookie, requireUser, setSessionCookie, userIdOf } from '../auth.js';
+import { bodyOf, idParam } from '../request.js';
 
-type Body = Record<string, unknown>;
-const bodyOf = (request: FastifyRequest): Body => {
-  const b = request.body;
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) {
-    throw new ConfabError('bad_request', 'Send a JSON object body');
-  }
-  return b as Body;
-};
 
 /** The signed-in user as they see themselves (with the admin flag and their own settings). */
 const meOf = (u: { id: number; username: string; displayName: string; isAdmin: boolean; privateReceipts: boolean }) => ({
@@ -94,10 +87,3 @@ const tokenPayload = (t: { id: number; name: string; createdAt: number; lastUsed
   createdAt: new Date(t.createdAt).toISOString(),
   lastUsedAt: t.lastUsedAt === null ? null : new Date(t.lastUsedAt).toISOString(),
 });
-
-/** A positive integer id from a URL segment, or `not_found`. */
-export function idParam(raw: string): number {
-  const id = Number(raw);
-  if (!Number.isSafeInteger(id) || id <= 0) throw new ConfabError('not_found');
-  return id;
-}

@@ -8,15 +8,10 @@ import type { ChatService } from '../../chat/chat-service.js';
 import { ConfabError } from '../../errors.js';
 import { messagePayload, roomPayload, userPayload } from '../../wire.js';
 import { requireUser } from '../auth.js';
-import { idParam } from './auth.js';
+import { bodyOf, idParam } from '../request.js';
 
 type RoomParams = { Params: { id: string } };
 
-const bodyOf = (request: FastifyRequest): Record<string, unknown> => {
-  const b = request.body;
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new ConfabError('bad_request', 'Send a JSON object body');
-  return b as Record<string, unknown>;
-};
 
 /** An optional non-negative integer from the query string. */
 function seqQuery(raw: unknown, name: string): number | undefined {
