@@ -21,6 +21,8 @@ export const MAX_USERNAME_CHARS = 32;
 export const MAX_TOKEN_NAME_CHARS = 64;
 /** Users returned by one search. */
 export const USER_SEARCH_LIMIT = 20;
+/** Longest credential secret looked up; ours are 43-47 characters, anything longer is refused unread. */
+export const MAX_SECRET_CHARS = 128;
 /** API tokens start with this, so a bearer secret says which table to look in (and secret scanners spot it). */
 export const API_TOKEN_PREFIX = 'cfb_';
 
@@ -125,7 +127,7 @@ export class AccountService {
 
   /** The principal of a session secret, renewing the sliding expiry once half of it has passed. */
   async authenticateSession(secret: string): Promise<SessionAuth | null> {
-    if (secret.length === 0 || secret.length > 128) return null;
+    if (secret.length === 0 || secret.length > MAX_SECRET_CHARS) return null;
     const now = Date.now();
     const session = await this.store.findSession(hashSecret(secret), now);
     if (!session) return null;
@@ -142,7 +144,7 @@ export class AccountService {
   /** The principal of an `Authorization: Bearer` secret: an API token, or a session secret. */
   async authenticateBearer(secret: string): Promise<Principal | null> {
     if (!secret.startsWith(API_TOKEN_PREFIX)) return (await this.authenticateSession(secret))?.principal ?? null;
-    if (secret.length > 128) return null;
+    if (secret.length > MAX_SECRET_CHARS) return null;
     const token = await this.store.findApiToken(hashSecret(secret));
     if (!token) return null;
     const user = await this.store.getUser(token.userId);

@@ -35,6 +35,11 @@ import { isNarrow, roomPath, Sidebar } from './sidebar.js';
 import { Timeline, type FailedSend, type ScrollIntent } from './timeline.js';
 import { newClientMsgId } from './uuid.js';
 
+/** How often "last seen 5 min ago" in the header is rewritten. */
+const LAST_SEEN_REFRESH_MS = 60_000;
+/** How long a notice (room removed, not found) stays before it hides itself. */
+const NOTICE_MS = 8000;
+
 /** Messages per history page (the newest on opening a room, then each older page). */
 const PAGE_SIZE = 50;
 /** Gap-filling pages are as large as the server allows, to catch up in few round trips. */
@@ -147,7 +152,7 @@ export class App {
     this.wireBell();
     this.showNotificationsState();
     // "last seen 5 min ago" ages.
-    setInterval(() => this.renderRoomSub(), 60_000);
+    setInterval(() => this.renderRoomSub(), LAST_SEEN_REFRESH_MS);
     byId('members-button').prepend(icon(ICONS.users));
     byId('members-button').addEventListener('click', () => {
       const room = this.currentId === null ? undefined : this.rooms.get(this.currentId);
@@ -366,7 +371,7 @@ export class App {
     notice.textContent = text;
     notice.hidden = false;
     clearTimeout(this.noticeTimer);
-    this.noticeTimer = setTimeout(() => (notice.hidden = true), 8000);
+    this.noticeTimer = setTimeout(() => (notice.hidden = true), NOTICE_MS);
   }
 
   /**

@@ -5,6 +5,9 @@ import { showAuthScreen } from './auth-view.js';
 import { byId } from './dom.js';
 import type { Me } from './protocol.js';
 
+/** How long to wait before asking again when the server did not answer who we are. */
+const BOOT_RETRY_MS = 3000;
+
 // A module script runs after the document is parsed, so every element of index.html exists here.
 async function boot(): Promise<void> {
   let me: Me | null;
@@ -15,7 +18,7 @@ async function boot(): Promise<void> {
     const message = err instanceof ApiError ? err.message : 'Cannot reach the server.';
     byId('auth-screen').hidden = false;
     byId('signin-error').textContent = `${message} Retrying…`;
-    setTimeout(() => void boot(), 3000);
+    setTimeout(() => void boot(), BOOT_RETRY_MS);
     return;
   }
   me ??= await showAuthScreen();

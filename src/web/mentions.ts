@@ -5,6 +5,9 @@
 import { el } from './dom.js';
 import type { User } from './protocol.js';
 
+/** Delay between the input losing focus and the suggestion list closing. */
+const CLOSE_AFTER_BLUR_MS = 150;
+
 /** `@` at the start or after a non-word character, then a username. */
 const MENTION = /(^|[^\p{L}\p{N}_])@([\p{L}\p{N}_.-]*[\p{L}\p{N}_])/gu;
 
@@ -71,7 +74,8 @@ export class MentionAutocomplete {
     input.setAttribute('aria-controls', 'mention-list');
     input.addEventListener('input', () => this.update());
     input.addEventListener('click', () => this.update());
-    input.addEventListener('blur', () => setTimeout(() => this.close(), 150));
+    // Closing at once on blur would swallow a click on a suggestion; wait until the click has landed.
+    input.addEventListener('blur', () => setTimeout(() => this.close(), CLOSE_AFTER_BLUR_MS));
   }
 
   get isOpen(): boolean {
