@@ -87,6 +87,55 @@ export interface ChatMessage {
   clientMsgId?: string;
   /** Ids of the users the message mentions. */
   mentions?: number[];
+  /** ISO time of the last edit, or null (absent from servers before issue 6). */
+  editedAt?: string | null;
+  /** Deleted: body empty, shown as a placeholder. */
+  deleted?: boolean;
+  /** The message this one answers, as it was when last sent to this client. */
+  replyTo?: ReplyRef | null;
+  /** In order of first use; users in the order they reacted. */
+  reactions?: Reaction[];
+  attachments?: Attachment[];
+}
+
+/** What a reply shows of the message it quotes. */
+export interface ReplyRef {
+  id: number;
+  seq: number;
+  authorId: number | null;
+  author: string;
+  excerpt: string;
+  deleted: boolean;
+}
+
+/** One emoji on a message and who reacted with it. */
+export interface Reaction {
+  emoji: string;
+  users: number[];
+}
+
+/** A file attached to a message (thumbnail and size only for images). */
+export interface Attachment {
+  id: number;
+  name: string;
+  type: string;
+  size: number;
+  url: string;
+  thumbnailUrl?: string;
+  width?: number;
+  height?: number;
+}
+
+/** An edit, delete or reaction change: a row of the room's seq stream carrying the message as it now stands. */
+export interface MessageUpdate {
+  type: 'update';
+  room: number;
+  seq: number;
+  kind: 'edit' | 'delete' | 'reaction';
+  actorId: number;
+  actor: string;
+  time: string;
+  message: ChatMessage;
 }
 
 /** Limits announced in `hello`. */
@@ -107,7 +156,10 @@ export type ServerFrame =
   | { type: 'room_removed'; room: number }
   | { type: 'ack'; clientMsgId: string; room: number; seq: number; messageId: number; time: string }
   | ChatMessage
-  | { type: 'history'; id?: string; room: number; messages: ChatMessage[]; hasMore: boolean }
+  | MessageUpdate
+  | { type: 'done'; id: string; room: number; messageId: number; seq: number | null }
+  // `after` pages and replays carry updates between the messages; `before` pages hold messages only.
+  | { type: 'history'; id?: string; room: number; messages: Array<ChatMessage | MessageUpdate>; hasMore: boolean }
   | { type: 'pong'; id?: string }
   | { type: 'receipts'; room: number; cursors: Cursor[] }
   | { type: 'unread'; rooms: UnreadState[] }
@@ -120,7 +172,10 @@ export type ClientFrame =
   | { type: 'subscribe'; id?: string; room: number; since?: number }
   | { type: 'unsubscribe'; id?: string; room: number }
   | { type: 'resume'; id?: string; rooms: Array<{ room: number; since: number }> }
-  | { type: 'send'; id?: string; room: number; clientMsgId: string; body: string }
+  | { type: 'send'; id?: string; room: number; clientMsgId: string; body: string; replyTo?: number; attachments?: number[] }
+  | { type: 'edit'; id: string; room: number; messageId: number; body: string }
+  | { type: 'delete'; id: string; room: number; messageId: number }
+  | { type: 'react'; id: string; room: number; messageId: number; emoji: string; on: boolean }
   | { type: 'history'; id?: string; room: number; before?: number; after?: number; limit?: number }
   | { type: 'ping'; id?: string }
   | { type: 'receipt'; room: number; delivered?: number; read?: number }
