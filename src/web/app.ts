@@ -18,6 +18,7 @@ import {
   type ChatMessage,
   type ClientFrame,
   type Me,
+  type MessageUpdate,
   type NotifyLevel,
   type Presence,
   type PresenceState,
@@ -558,6 +559,10 @@ export class App {
         this.onMessages(frame.room, [frame], true);
         this.healGap(frame.room);
         break;
+      case 'update':
+        this.onUpdates(frame.room, [frame]);
+        this.healGap(frame.room);
+        break;
       case 'history':
         this.onHistory(frame);
         break;
@@ -626,12 +631,28 @@ export class App {
     return added.length;
   }
 
+  /**
+   * Edits, deletes and reaction changes: the held copy of the message is replaced. They move the seq cursors
+   * like messages (delivered, gapless run) but are never unread and never notify. Returns how many were new.
+   */
+  private onUpdates(roomId: number, updates: MessageUpdate[]): number {
+    if (updates.length === 0 || !this.rooms.has(roomId)) return 0;
+    const log = this.logFor(roomId);
+    const { changed, newSeqs } = log.applyUpdates(updates);
+    if (newSeqs > 0) this.receipts.delivered(roomId, log.maxSeq);
+    if (changed && roomId === this.currentId) this.renderRoom();
+    return newSeqs;
+  }
+
   private onHistory(frame: Extract<ServerFrame, { type: 'history' }>): void {
     const request = frame.id === undefined ? undefined : this.requests.get(frame.id);
     if (request === undefined) return;
     this.requests.delete(frame.id!);
     const log = this.logFor(frame.room);
-    const added = this.onMessages(frame.room, frame.messages);
+    // `after` pages (gap healing) mix the update rows in; an update is not a message to show.
+    const messages = frame.messages.filter((m): m is ChatMessage => m.type !== 'update');
+    const updates = frame.messages.filter((m): m is MessageUpdate => m.type === 'update');
+    const added = this.onMessages(frame.room, messages) + this.onUpdates(frame.room, updates);
     if (request.kind === 'initial') {
       log.markLoaded(frame.hasMore);
       if (frame.room === this.currentId) this.renderRoom('unread');
@@ -842,7 +863,10 @@ export class App {
     if (roomId === null || !isLooking() || byId('room-view').hidden) return;
     const log = this.logFor(roomId);
     if (!log.loaded) return;
-    const seq = this.timeline.lastVisibleSeq();
+    let seq = this.timeline.lastVisibleSeq();
+    // The newest message in view: the update rows after it (edits, reactions) are read too.
+    const sorted = log.sorted();
+    if (seq !== 0 && seq === sorted[sorted.length - 1]?.seq) seq = Math.max(seq, log.contiguousTop);
     if (seq <= this.myRead(roomId)) return;
     this.receipts.read(roomId, seq);
     this.renderSidebar();
