@@ -1,0 +1,131 @@
+/**
+ * Message search: validates a request (the search box's text with its inline filters, plus the same filters
+ * as separate fields), resolves names to ids, asks the store for one page of messages the user may read, and
+ * marks the words that matched. The store decides what matches; the highlights are computed here, from the
+ * same definition of a word the stores index (search-words.ts), so they are the same whichever store answered.
+ */
+import { ConfabError } from '../errors.js';
+import type { MessageRecord, RoomRecord, SearchQuery, SearchSort, Store } from '../store/store.js';
+import { usernameKey } from './accounts.js';
+import type { ChatService } from './chat-service.js';
+import type { Principal } from './principal.js';
+import { roomNameKey } from './rules.js';
+import { parseSearch, parseSearchDate } from './search-query.js';
+import { highlightRanges } from './search-words.js';
+
+/** Results per page unless asked otherwise, and the most a page may hold. */
+export const SEARCH_PAGE_DEFAULT = 20;
+export const SEARCH_PAGE_MAX = 50;
+/** Deepest offset served: ranking every match to page far down costs the database, and nobody reads page 50. */
+export const MAX_SEARCH_OFFSET = 1000;
+
+export const SEARCH_SORTS: readonly SearchSort[] = ['relevance', 'newest'];
+
+/** A search as a client asks for it; every field but `q` is optional. */
+export interface SearchRequest {
+  /** The search box: words, "phrases", and `from:@user in:#room after:DATE before:DATE`. */
+  q: string;
+  /** Only this room (an id). */
+  roomId?: number | undefined;
+  /** Only this author: a user id or a username (with or without `@`). */
+  author?: string | undefined;
+  /** `YYYY-MM-DD` (start of that day, UTC) or an ISO 8601 time; inclusive. */
+  after?: string | undefined;
+  /** Same forms; exclusive. */
+  before?: string | undefined;
+  sort?: string | undefined;
+  limit?: number | undefined;
+  offset?: number | undefined;
+}
+
+/** A found message with its room and the `[start, end]` UTF-16 ranges of its body that matched. */
+export interface SearchResult {
+  message: MessageRecord;
+  room: RoomRecord;
+  highlights: Array<[number, number]>;
+}
+
+export interface SearchPage {
+  results: SearchResult[];
+  /** Another page exists at `offset + limit`. */
+  hasMore: boolean;
+}
+
+export class SearchService {
+  constructor(
+    private readonly store: Store,
+    private readonly chat: ChatService,
+  ) {}
+
+  /**
+   * One page of the messages `p` may read that match the request. A query with no words and no filter finds
+   * nothing (a query of only punctuation is not an error); unknown or unreadable rooms and unknown authors are
+   * `not_found`; malformed fields are `bad_request`.
+   */
+  async search(p: Principal, req: SearchRequest): Promise<SearchPage> {
+    const parsed = parseSearch(req.q);
+    const sort = (req.sort ?? 'relevance') as SearchSort;
+    if (!SEARCH_SORTS.includes(sort)) throw new ConfabError('bad_request', `"sort" must be one of ${SEARCH_SORTS.join(', ')}`);
+    const limit = req.limit ?? SEARCH_PAGE_DEFAULT;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > SEARCH_PAGE_MAX) {
+      throw new ConfabError('bad_request', `"limit" must be 1 to ${SEARCH_PAGE_MAX}`);
+    }
+    const offset = req.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > MAX_SEARCH_OFFSET) {
+      throw new ConfabError('bad_request', `"offset" must be 0 to ${MAX_SEARCH_OFFSET}`);
+    }
+
+    // A filter given both in the text and as a field must hold both ways: two different rooms find nothing.
+    const roomIds = new Set<number>();
+    if (req.roomId !== undefined) roomIds.add((await this.chat.readableRoom(p, req.roomId)).id);
+    if (parsed.in !== undefined) roomIds.add((await this.roomNamed(p, parsed.in)).id);
+    const authorIds = new Set<number>();
+    if (req.author !== undefined) authorIds.add(await this.authorId(req.author));
+    if (parsed.from !== undefined) authorIds.add(await this.authorId(`@${parsed.from}`));
+    const after = Math.max(parsed.after ?? -Infinity, req.after !== undefined ? parseSearchDate(req.after, 'after') : -Infinity);
+    const before = Math.min(parsed.before ?? Infinity, req.before !== undefined ? parseSearchDate(req.before, 'before') : Infinity);
+
+    const filtered = roomIds.size > 0 || authorIds.size > 0 || Number.isFinite(after) || Number.isFinite(before);
+    const nothing = roomIds.size > 1 || authorIds.size > 1 || after >= before;
+    if (nothing || (parsed.clauses.length === 0 && !filtered)) return { results: [], hasMore: false };
+
+    const query: SearchQuery = {
+      readerId: p.userId,
+      clauses: parsed.clauses,
+      roomId: first(roomIds),
+      authorId: first(authorIds),
+      after: Number.isFinite(after) ? after : undefined,
+      before: Number.isFinite(before) ? before : undefined,
+      sort,
+      // One row more than asked tells whether another page exists, without a COUNT.
+      limit: limit + 1,
+      offset,
+    };
+    const hits = await this.store.searchMessages(query);
+    return {
+      results: hits.slice(0, limit).map((h) => ({ ...h, highlights: highlightRanges(h.message.body, parsed.clauses) })),
+      hasMore: hits.length > limit,
+    };
+  }
+
+  /** The readable room of that name, or `not_found` (the same for a private room one is not in). */
+  private async roomNamed(p: Principal, name: string): Promise<RoomRecord> {
+    const room = await this.store.findRoomByKey(roomNameKey(name));
+    if (!room) throw new ConfabError('not_found', `No room named #${name}`);
+    return this.chat.readableRoom(p, room.id).catch(() => {
+      throw new ConfabError('not_found', `No room named #${name}`);
+    });
+  }
+
+  /** A user id from an id, or from a username (`@` optional; `@` first for a username made of digits). */
+  private async authorId(raw: string): Promise<number> {
+    const text = raw.trim();
+    const id = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+    const name = text.replace(/^@/, '');
+    const user = Number.isSafeInteger(id) ? await this.store.getUser(id) : await this.store.findUserByKey(usernameKey(name));
+    if (!user) throw new ConfabError('not_found', `No user "${name}"`);
+    return user.id;
+  }
+}
+
+const first = (s: Set<number>): number | undefined => s.values().next().value;
