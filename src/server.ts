@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { AccountService } from './chat/accounts.js';
 import { ChatService } from './chat/chat-service.js';
+import { MessageChanges } from './chat/message-changes.js';
 import { PresenceService } from './chat/presence.js';
 import { ReceiptService } from './chat/receipts.js';
 import { RateLimits } from './chat/rate-limits.js';
@@ -44,6 +45,7 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   const layer = openLayer(config, log);
   const rateLimits = new RateLimits(config.messageRateLimit, config.messageRateWindowMs);
   const chat = new ChatService(store, layer, { maxMessageChars: config.maxMessageChars }, rateLimits, log);
+  const changes = new MessageChanges(store, chat, { maxMessageChars: config.maxMessageChars }, log);
   const accounts = new AccountService(store, layer, rateLimits, config.sessionTtlMs, log);
   const receipts = new ReceiptService(store, layer, log);
   const presence = new PresenceService(store, openPresence(config, log), layer, log);
@@ -55,6 +57,7 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   const originPolicy = { allowedOrigins: config.allowedOrigins, trustProxy: config.trustProxy };
   const app = await buildHttpApp({
     chat,
+    changes,
     accounts,
     originPolicy,
     layer,
@@ -62,7 +65,7 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
     log,
     webRoot: options.webRoot ?? defaultWebRoot(),
   });
-  const gateway = new Gateway(app.server, { ...config, chat, receipts, presence, accounts, hub, log, originPolicy });
+  const gateway = new Gateway(app.server, { ...config, chat, changes, receipts, presence, accounts, hub, log, originPolicy });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -46,11 +46,18 @@ export interface TypingNotice {
   user: { id: number; displayName: string };
 }
 
+/** Most files one message may carry. */
+export const MAX_ATTACHMENTS_PER_MESSAGE = 10;
+
 /** What a sender asks to post. */
 export interface SendRequest {
   roomId: number;
   body: string;
   clientMsgId: string | null;
+  /** The id of the message of the same room this one replies to. */
+  replyTo?: number | undefined;
+  /** Ids of the sender's uploads to this room to send with it; the body may then be empty. */
+  attachments?: number[] | undefined;
 }
 
 /** A page of history, oldest first; `hasMore` says whether another page exists in the same direction. */
@@ -283,9 +290,14 @@ export class ChatService {
    */
   async send(p: Principal, req: SendRequest): Promise<MessageRecord> {
     if (this.closing) throw new ConfabError('shutting_down');
-    const body = checkBody(req.body, this.limits.maxMessageChars);
+    const attachmentIds = [...new Set(req.attachments ?? [])];
+    const body = checkBody(req.body, this.limits.maxMessageChars, attachmentIds.length > 0);
     const room = await this.readableRoom(p, req.roomId);
-    await this.rateLimits.message(p.userId !== null ? `u${p.userId}` : `g${p.username}`);
+    await this.rateLimit(p);
+    if (req.replyTo !== undefined && !(await this.store.getMessage(room.id, req.replyTo))) {
+      throw new ConfabError('not_found', 'The message you reply to does not exist');
+    }
+    await this.checkAttachments(p, room, attachmentIds);
     const mentions = await this.resolveMentions(p, room, body);
     const work = this.store.insertMessage({
       roomId: req.roomId,
@@ -295,17 +307,44 @@ export class ChatService {
       clientMsgId: req.clientMsgId,
       createdAt: Date.now(),
       mentions,
+      replyToId: req.replyTo ?? null,
+      attachmentIds,
     });
     this.inFlight.add(work);
     try {
       const { message, created } = await work;
-      if (created) this.publish(roomGroup(message.roomId), JSON.stringify(message));
+      if (created) this.announce(message);
       return message;
     } catch (err) {
-      if (err instanceof StoreConflictError) throw new ConfabError('not_found', `Room ${req.roomId} does not exist`);
+      // The room, the quoted message or an upload vanished (or was taken) between the checks and the insert.
+      if (err instanceof StoreConflictError) throw new ConfabError('not_found', 'The room, the quoted message or an attachment is gone');
       throw err;
     } finally {
       this.inFlight.delete(work);
+    }
+  }
+
+  /** Publishes a stored row of a room's `seq` stream (a message or a change) to the room's live subscribers. */
+  announce(row: MessageRecord): void {
+    this.publish(roomGroup(row.roomId), JSON.stringify(row));
+  }
+
+  /** Counts a write (message, edit, delete or reaction) against the sender's message rate limit. */
+  rateLimit(p: Principal): Promise<void> {
+    return this.rateLimits.message(p.userId !== null ? `u${p.userId}` : `g${p.username}`);
+  }
+
+  /** Uploads may go out only with their uploader's message in the room they were uploaded to, once. */
+  private async checkAttachments(p: Principal, room: RoomRecord, ids: number[]): Promise<void> {
+    if (ids.length === 0) return;
+    if (p.userId === null) throw new ConfabError('unauthenticated', 'Sign in to send files');
+    if (ids.length > MAX_ATTACHMENTS_PER_MESSAGE) {
+      throw new ConfabError('bad_request', `A message carries at most ${MAX_ATTACHMENTS_PER_MESSAGE} files`);
+    }
+    for (const id of ids) {
+      const a = await this.store.getAttachment(id);
+      if (!a || a.uploaderId !== p.userId || a.roomId !== room.id) throw new ConfabError('not_found', `No upload ${id} in this room`);
+      if (a.messageId !== null) throw new ConfabError('bad_request', `Upload ${id} was already sent`);
     }
   }
 
@@ -352,7 +391,7 @@ export class ChatService {
    * The ids of the users a body mentions who can read the room (anyone for a public room, members otherwise);
    * the author never mentions themselves.
    */
-  private async resolveMentions(p: Principal, room: RoomRecord, body: string): Promise<number[]> {
+  async resolveMentions(p: Principal, room: RoomRecord, body: string): Promise<number[]> {
     const ids: number[] = [];
     for (const key of parseMentions(body)) {
       const user = await this.store.findUserByKey(key);

@@ -41,8 +41,8 @@ export function roomNameKey(name: string): string {
 }
 
 /** Validates a message body; it is stored verbatim (never trimmed or interpreted as HTML). */
-export function checkBody(body: string, maxChars: number): string {
-  if (body.trim().length === 0) throw new ConfabError('empty_message', 'Message is empty');
+export function checkBody(body: string, maxChars: number, allowEmpty = false): string {
+  if (!allowEmpty && body.trim().length === 0) throw new ConfabError('empty_message', 'Message is empty');
   if (charCount(body) > maxChars) throw new ConfabError('too_long', `Message is longer than ${maxChars} characters`);
   return body;
 }
@@ -53,4 +53,25 @@ export function parseDisplayName(raw: string | null | undefined): string | null 
   const name = raw.normalize('NFC').trim();
   if (name.length === 0 || charCount(name) > MAX_DISPLAY_NAME_CHARS || !DISPLAY_NAME.test(name)) return null;
   return name;
+}
+
+/** Longest reaction, in UTF-16 units: enough for the longest RGI emoji sequences (families, flags with tags). */
+export const MAX_EMOJI_UNITS = 32;
+
+// One fully qualified emoji as Unicode lists them (RGI), including ZWJ sequences, keycaps, flags and skin tones.
+// Built with `new RegExp` because the `v` flag's property of strings is newer than TypeScript's target.
+const ONE_EMOJI = new RegExp('^\\p{RGI_Emoji}$', 'v');
+
+/**
+ * Validates a reaction: exactly one emoji, any emoji. A bare symbol that is an emoji only with its emoji
+ * presentation selector ("❤" without U+FE0F, as some keyboards send it) is stored fully qualified, so both
+ * spellings count as the same reaction.
+ */
+export function checkEmoji(raw: unknown): string {
+  if (typeof raw === 'string' && raw.length > 0 && raw.length < MAX_EMOJI_UNITS) {
+    if (ONE_EMOJI.test(raw)) return raw;
+    const qualified = `${raw}\uFE0F`;
+    if (ONE_EMOJI.test(qualified)) return qualified;
+  }
+  throw new ConfabError('bad_request', 'A reaction is exactly one emoji');
 }

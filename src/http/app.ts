@@ -8,6 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ChatService } from '../chat/chat-service.js';
+import type { MessageChanges } from '../chat/message-changes.js';
 import type { OriginPolicy } from '../access/origin.js';
 import type { AccountService } from '../chat/accounts.js';
 import type { ChannelLayer } from '../layer/layer.js';
@@ -17,13 +18,17 @@ import { authPlugin } from './auth.js';
 import { authRoutes } from './routes/auth.js';
 import type { Store } from '../store/store.js';
 import { healthRoutes } from './routes/health.js';
+import { messageRoutes } from './routes/messages.js';
 import { roomRoutes } from './routes/rooms.js';
+import { searchRoutes } from './routes/search.js';
+import { SearchService } from '../chat/search.js';
 
 /** Largest JSON body the API accepts. */
 export const MAX_HTTP_BODY_BYTES = 64 * 1024;
 
 export interface HttpDeps {
   chat: ChatService;
+  changes: MessageChanges;
   accounts: AccountService;
   layer: ChannelLayer;
   originPolicy: OriginPolicy;
@@ -85,6 +90,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { store: deps.store, layer: deps.layer });
   await app.register(authRoutes, { accounts: deps.accounts, prefix: '/api' });
   await app.register(roomRoutes, { chat: deps.chat, accounts: deps.accounts, prefix: '/api' });
+  await app.register(searchRoutes, { search: new SearchService(deps.store, deps.chat), prefix: '/api' });
+  await app.register(messageRoutes, { chat: deps.chat, changes: deps.changes, prefix: '/api' });
 
   if (!existsSync(deps.webRoot)) {
     deps.log.warn({ webRoot: deps.webRoot }, 'web client not built; run `npm run build`');

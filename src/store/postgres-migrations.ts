@@ -83,4 +83,48 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX mentions_user ON mentions (user_id, room_id, seq);
   `,
+  // 4: edits, deletes, reactions, replies, attachments and full-text search (see sqlite-migrations.ts).
+  // The search vector is a stored generated column ('simple' configuration: no stemming, like SQLite's
+  // unicode61 tokenizer, so both stores match the same words); a deleted message or an event has none.
+  // Words are runs of letters and decimal digits in all three places that split text (SQLite's tokenizer with
+  // categories 'L* Nd', this expression, src/chat/search-words.ts): the body is lower-cased and every other
+  // character made a space under the ICU root collation, so neither the database's locale nor the default
+  // parser's URL, e-mail, host and hyphenated-word tokens decide what a word is ("example.com" indexes
+  // 'example' and 'com', as SQLite does). ICU ships with every common PostgreSQL build.
+  `
+  ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'message'
+    CHECK (kind IN ('message', 'edit', 'delete', 'reaction'));
+  ALTER TABLE messages ADD COLUMN target_id BIGINT REFERENCES messages (id);
+  ALTER TABLE messages ADD COLUMN reply_to_id BIGINT REFERENCES messages (id);
+  ALTER TABLE messages ADD COLUMN edited_at BIGINT;
+  ALTER TABLE messages ADD COLUMN deleted_at BIGINT;
+  CREATE INDEX messages_room_author ON messages (room_id, author_id);
+  ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS (
+    CASE WHEN kind = 'message' AND deleted_at IS NULL
+      THEN to_tsvector('simple', regexp_replace(lower(body COLLATE "und-x-icu"), '[^[:alnum:]]+', ' ', 'g')) END
+  ) STORED;
+  CREATE INDEX messages_search ON messages USING GIN (search);
+  CREATE TABLE reactions (
+    message_id BIGINT NOT NULL REFERENCES messages (id),
+    user_id    BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    emoji      TEXT   NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (message_id, emoji, user_id)
+  );
+  CREATE TABLE attachments (
+    id            BIGSERIAL PRIMARY KEY,
+    room_id       BIGINT  NOT NULL REFERENCES rooms (id),
+    uploader_id   BIGINT  NOT NULL REFERENCES users (id),
+    message_id    BIGINT  REFERENCES messages (id),
+    name          TEXT    NOT NULL,
+    content_type  TEXT    NOT NULL,
+    size          BIGINT  NOT NULL,
+    storage_key   TEXT    NOT NULL UNIQUE,
+    thumbnail_key TEXT,
+    width         INTEGER,
+    height        INTEGER,
+    created_at    BIGINT  NOT NULL
+  );
+  CREATE INDEX attachments_message ON attachments (message_id);
+  `,
 ];

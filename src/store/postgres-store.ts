@@ -6,9 +6,15 @@
  */
 import pg from 'pg';
 import {
+  REPLY_EXCERPT_CHARS,
   ROOM_COLUMNS,
   SESSION_COLUMNS,
   TOKEN_COLUMNS,
+  attachRelated,
+  attachTargets,
+  relatedIdsOf,
+  targetIdsOf,
+  toAttachment,
   toCursor,
   toMember,
   toMessage,
@@ -17,9 +23,12 @@ import {
   toToken,
   toUnread,
   toUser,
+  type AttachmentRow,
   type CursorRow,
   type MemberRow,
   type MessageRow,
+  type ReactionRow,
+  type ReplyRow,
   type RoomRow,
   type SessionRow,
   type TokenRow,
@@ -27,10 +36,15 @@ import {
   type UserRow,
 } from './rows.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import { postgresSearch } from './postgres-search.js';
+import { hitsOf } from './search-sql.js';
+import type { SearchHit, SearchQuery } from './store.js';
 import {
   StoreConflictError,
   StoreUnavailableError,
   type ApiTokenRecord,
+  type AttachmentRecord,
+  type ChangeResult,
   type CursorMove,
   type CursorRecord,
   type InsertResult,
@@ -38,10 +52,15 @@ import {
   type PeerRecord,
   type UnreadRecord,
   type MemberRecord,
+  type MessageDelete,
+  type MessageEdit,
+  type MessageKind,
   type MessageRecord,
+  type NewAttachment,
   type NewMessage,
   type NewRoom,
   type NewUser,
+  type ReactionChange,
   type RoomRecord,
   type SessionRecord,
   type Store,
@@ -70,14 +89,21 @@ interface PgMessageRow extends MessageRow {
 
 const toMessageRecord = (r: PgMessageRow): MessageRecord => toMessage(r, (r.mention_ids ?? []).map(Number));
 
+/** A message row's columns (never the search vector). */
+const MESSAGE_COLUMNS = `id, room_id, seq, author_id, author, body, client_msg_id, created_at, kind, target_id, reply_to_id,
+  edited_at, deleted_at`;
+
 /** A message with the ids it mentions, for every query that reads messages (`m` is the messages alias). */
-const MESSAGE_SELECT = `SELECT m.*, ARRAY(SELECT user_id FROM mentions
+const MESSAGE_SELECT = `SELECT ${MESSAGE_COLUMNS.replace(/(\w+)/g, 'm.$1')}, ARRAY(SELECT user_id FROM mentions
   WHERE room_id = m.room_id AND seq = m.seq ORDER BY user_id) AS mention_ids FROM messages m`;
+
+/** Something to run a query on: the pool, or the client of a transaction (which sees its own writes). */
+type Queryable = Pick<pg.Pool, 'query'>;
 
 /** The member's unread state per room; $1 is the user id. */
 const UNREAD_SELECT = `SELECT r.id AS room_id, r.last_seq, rm.read_seq, rm.notify,
-  (SELECT count(*) FROM messages x WHERE x.room_id = r.id AND x.seq > rm.read_seq
-     AND (x.author_id IS NULL OR x.author_id <> rm.user_id)) AS unread,
+  (SELECT count(*) FROM messages x WHERE x.room_id = r.id AND x.seq > rm.read_seq AND x.kind = 'message'
+     AND x.deleted_at IS NULL AND (x.author_id IS NULL OR x.author_id <> rm.user_id)) AS unread,
   (SELECT count(*) FROM mentions y WHERE y.room_id = r.id AND y.seq > rm.read_seq AND y.user_id = rm.user_id) AS mentions
   FROM room_members rm JOIN rooms r ON r.id = rm.room_id WHERE rm.user_id = $1`;
 
@@ -384,26 +410,37 @@ export class PostgresStore implements Store {
             m.roomId,
             m.clientMsgId,
           ]);
-          if (existing.rows[0]) return { message: toMessageRecord(existing.rows[0]), created: false };
+          if (existing.rows[0]) return { message: (await this.hydrate(c, existing.rows))[0]!, created: false };
         }
-        const bumped = await c.query<{ last_seq: number }>(
-          'UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq',
-          [m.roomId],
-        );
-        if (!bumped.rows[0]) throw new StoreConflictError(`room ${m.roomId} does not exist`);
+        const replyTo = m.replyToId ?? null;
+        if (replyTo !== null) {
+          const quoted = await c.query(`SELECT 1 FROM messages WHERE id = $1 AND room_id = $2 AND kind = 'message'`, [
+            replyTo,
+            m.roomId,
+          ]);
+          if (quoted.rowCount === 0) throw new StoreConflictError(`message ${replyTo} is not in room ${m.roomId}`);
+        }
+        const seq = await this.bumpSeq(c, m.roomId);
         const { rows } = await c.query<PgMessageRow>(
-          `INSERT INTO messages (room_id, seq, author_id, author, body, client_msg_id, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-          [m.roomId, bumped.rows[0].last_seq, m.authorId, m.author, m.body, m.clientMsgId, m.createdAt],
+          `INSERT INTO messages (room_id, seq, author_id, author, body, client_msg_id, created_at, reply_to_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${MESSAGE_COLUMNS}`,
+          [m.roomId, seq, m.authorId, m.author, m.body, m.clientMsgId, m.createdAt, replyTo],
         );
+        const row = rows[0]!;
         const mentions = [...new Set(m.mentions ?? [])].sort((a, b) => a - b);
-        if (mentions.length > 0) {
-          await c.query(
-            'INSERT INTO mentions (room_id, seq, user_id) SELECT $1, $2, unnest($3::bigint[]) ON CONFLICT DO NOTHING',
-            [m.roomId, bumped.rows[0].last_seq, mentions],
+        await this.insertMentions(c, m.roomId, seq, mentions);
+        for (const id of m.attachmentIds ?? []) {
+          // Only the author's own upload to this room, not yet sent with another message; otherwise nothing is stored.
+          const linked = await c.query(
+            'UPDATE attachments SET message_id = $1 WHERE id = $2 AND room_id = $3 AND uploader_id = $4 AND message_id IS NULL',
+            [row.id, id, m.roomId, m.authorId],
           );
+          if (linked.rowCount === 0) throw new StoreConflictError(`attachment ${id} cannot be sent with this message`);
         }
-        return { message: toMessage(rows[0]!, mentions), created: true };
+        const message = toMessage(row, mentions);
+        // A new message has no reactions yet; read related rows only when it has some.
+        if (replyTo !== null || (m.attachmentIds?.length ?? 0) > 0) await this.fillRelated(c, [message]);
+        return { message, created: true };
       });
     } catch (err) {
       // A retry racing its original: the loser's transaction rolled back (its seq with it); return the winner.
@@ -412,7 +449,7 @@ export class PostgresStore implements Store {
           m.roomId,
           m.clientMsgId,
         ]);
-        if (row) return { message: toMessageRecord(row), created: false };
+        if (row) return { message: (await this.hydrateNow([row]))[0]!, created: false };
       }
       throw err;
     }
@@ -421,23 +458,196 @@ export class PostgresStore implements Store {
   async messagesBefore(roomId: number, beforeSeq: number | null, limit: number): Promise<MessageRecord[]> {
     const rows =
       beforeSeq === null
-        ? await this.q<PgMessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 ORDER BY m.seq DESC LIMIT $2`, [roomId, limit])
-        : await this.q<PgMessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`, [
-            roomId,
-            beforeSeq,
-            limit,
-          ]);
-    return rows.reverse().map(toMessageRecord);
+        ? await this.q<PgMessageRow>(
+            `${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.kind = 'message' ORDER BY m.seq DESC LIMIT $2`,
+            [roomId, limit],
+          )
+        : await this.q<PgMessageRow>(
+            `${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq < $2 AND m.kind = 'message' ORDER BY m.seq DESC LIMIT $3`,
+            [roomId, beforeSeq, limit],
+          );
+    return this.hydrateNow(rows.reverse());
   }
 
   async messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageRecord[]> {
-    return (
+    return this.hydrateNow(
       await this.q<PgMessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`, [
         roomId,
         afterSeq,
         limit,
-      ])
-    ).map(toMessageRecord);
+      ]),
+    );
+  }
+
+  async getMessage(roomId: number, messageId: number): Promise<MessageRecord | null> {
+    const row = await this.one<PgMessageRow>(`${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.id = $2 AND m.kind = 'message'`, [
+      roomId,
+      messageId,
+    ]);
+    return row ? (await this.hydrateNow([row]))[0]! : null;
+  }
+
+  /** See Store.searchMessages; the SQL is in postgres-search.ts. */
+  async searchMessages(query: SearchQuery): Promise<SearchHit[]> {
+    const found = await postgresSearch((sql, params) => this.q(sql, params), query);
+    return hitsOf(found.ids, await this.messagesById(found.ids), found.rooms);
+  }
+
+  /** Full records of the messages with these ids, in the order of `ids` (missing ids are skipped). */
+  async messagesById(ids: number[]): Promise<MessageRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.q<PgMessageRow>(`${MESSAGE_SELECT} WHERE m.id = ANY($1::bigint[])`, [ids]);
+    const byId = new Map((await this.hydrateNow(rows)).map((m) => [m.id, m]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+
+  editMessage(e: MessageEdit): Promise<ChangeResult | null> {
+    return this.tx(async (c) => {
+      const row = await this.lockMessage(c, e.roomId, e.messageId);
+      if (!row || row.deleted_at !== null) return null;
+      if (row.body === e.body) return { event: null, message: (await this.hydrate(c, [row]))[0]!, removedAttachments: [] };
+      await c.query('UPDATE messages SET body = $1, edited_at = $2 WHERE id = $3', [e.body, e.at, row.id]);
+      await c.query('DELETE FROM mentions WHERE room_id = $1 AND seq = $2', [row.room_id, row.seq]);
+      await this.insertMentions(c, row.room_id, row.seq, [...new Set(e.mentions)]);
+      return this.change(c, row.room_id, row.id, 'edit', e.actorId, e.actor, e.at, []);
+    });
+  }
+
+  deleteMessage(d: MessageDelete): Promise<ChangeResult | null> {
+    return this.tx(async (c) => {
+      const row = await this.lockMessage(c, d.roomId, d.messageId);
+      if (!row) return null;
+      if (row.deleted_at !== null) return { event: null, message: (await this.hydrate(c, [row]))[0]!, removedAttachments: [] };
+      const removed = (await c.query<AttachmentRow>('DELETE FROM attachments WHERE message_id = $1 RETURNING *', [row.id])).rows;
+      await c.query('DELETE FROM reactions WHERE message_id = $1', [row.id]);
+      await c.query('DELETE FROM mentions WHERE room_id = $1 AND seq = $2', [row.room_id, row.seq]);
+      await c.query("UPDATE messages SET body = '', deleted_at = $1 WHERE id = $2", [d.at, row.id]);
+      return this.change(c, row.room_id, row.id, 'delete', d.actorId, d.actor, d.at, removed.map(toAttachment));
+    });
+  }
+
+  setReaction(r: ReactionChange): Promise<ChangeResult | null> {
+    return this.tx(async (c) => {
+      const row = await this.lockMessage(c, r.roomId, r.messageId);
+      if (!row || row.deleted_at !== null) return null;
+      const result = r.on
+        ? await c.query(
+            'INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+            [row.id, r.userId, r.emoji, r.at],
+          )
+        : await c.query('DELETE FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3', [
+            row.id,
+            r.userId,
+            r.emoji,
+          ]);
+      if (result.rowCount === 0) return { event: null, message: (await this.hydrate(c, [row]))[0]!, removedAttachments: [] };
+      return this.change(c, row.room_id, row.id, 'reaction', r.userId, r.actor, r.at, []);
+    });
+  }
+
+  async createAttachment(a: NewAttachment): Promise<AttachmentRecord> {
+    const row = await this.one<AttachmentRow>(
+      `INSERT INTO attachments (room_id, uploader_id, name, content_type, size, storage_key, thumbnail_key, width, height,
+       created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+      [a.roomId, a.uploaderId, a.name, a.contentType, a.size, a.storageKey, a.thumbnailKey, a.width, a.height, a.createdAt],
+    );
+    return toAttachment(row!);
+  }
+
+  async getAttachment(id: number): Promise<AttachmentRecord | null> {
+    const row = await this.one<AttachmentRow>('SELECT * FROM attachments WHERE id = $1', [id]);
+    return row ? toAttachment(row) : null;
+  }
+
+  /** The message row, locked until the transaction ends so that concurrent changes of it queue up. */
+  private async lockMessage(c: pg.PoolClient, roomId: number, messageId: number): Promise<PgMessageRow | null> {
+    const { rows } = await c.query<PgMessageRow>(
+      `${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.id = $2 AND m.kind = 'message' FOR UPDATE OF m`,
+      [roomId, messageId],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** The room's next `seq`; the room row stays locked until the transaction ends, which orders concurrent writers. */
+  private async bumpSeq(c: pg.PoolClient, roomId: number): Promise<number> {
+    const bumped = await c.query<{ last_seq: number }>('UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq', [
+      roomId,
+    ]);
+    if (!bumped.rows[0]) throw new StoreConflictError(`room ${roomId} does not exist`);
+    return bumped.rows[0].last_seq;
+  }
+
+  private async insertMentions(c: pg.PoolClient, roomId: number, seq: number, userIds: number[]): Promise<void> {
+    if (userIds.length === 0) return;
+    await c.query('INSERT INTO mentions (room_id, seq, user_id) SELECT $1, $2, unnest($3::bigint[]) ON CONFLICT DO NOTHING', [
+      roomId,
+      seq,
+      userIds,
+    ]);
+  }
+
+  /** Appends a change row for `targetId` inside the transaction and returns it with its target. */
+  private async change(
+    c: pg.PoolClient,
+    roomId: number,
+    targetId: number,
+    kind: MessageKind,
+    actorId: number,
+    actor: string,
+    at: number,
+    removedAttachments: AttachmentRecord[],
+  ): Promise<ChangeResult> {
+    const seq = await this.bumpSeq(c, roomId);
+    const { rows } = await c.query<PgMessageRow>(
+      `INSERT INTO messages (room_id, seq, author_id, author, body, created_at, kind, target_id)
+       VALUES ($1, $2, $3, $4, '', $5, $6, $7) RETURNING ${MESSAGE_COLUMNS}`,
+      [roomId, seq, actorId, actor, at, kind, targetId],
+    );
+    const event = (await this.hydrate(c, rows))[0]!;
+    return { event, message: event.target!, removedAttachments };
+  }
+
+  /** `hydrate` on the pool, with the store's error mapping. */
+  private async hydrateNow(rows: PgMessageRow[]): Promise<MessageRecord[]> {
+    try {
+      return await this.hydrate(this.pool, rows);
+    } catch (err) {
+      throw translated(err);
+    }
+  }
+
+  /** Full records of rows: mentions are in the row; replies, reactions, attachments and change targets are read here. */
+  private async hydrate(db: Queryable, rows: PgMessageRow[]): Promise<MessageRecord[]> {
+    const records = rows.map(toMessageRecord);
+    const targetIds = targetIdsOf(records);
+    const targets =
+      targetIds.length > 0
+        ? (await db.query<PgMessageRow>(`${MESSAGE_SELECT} WHERE m.id = ANY($1::bigint[])`, [targetIds])).rows.map(toMessageRecord)
+        : [];
+    await this.fillRelated(db, [...records, ...targets]);
+    attachTargets(records, targets);
+    return records;
+  }
+
+  /** Reads and fills in the replies, reactions and attachments of message records. */
+  private async fillRelated(db: Queryable, records: MessageRecord[]): Promise<void> {
+    const { messageIds, replyIds } = relatedIdsOf(records);
+    if (messageIds.length === 0) return;
+    const [replies, reactions, attachments] = await Promise.all([
+      replyIds.length > 0
+        ? db.query<ReplyRow>(
+            `SELECT id, seq, author_id, author, left(body, $1) AS excerpt, deleted_at FROM messages WHERE id = ANY($2::bigint[])`,
+            [REPLY_EXCERPT_CHARS, replyIds],
+          )
+        : { rows: [] as ReplyRow[] },
+      db.query<ReactionRow>(
+        `SELECT message_id, emoji, user_id FROM reactions WHERE message_id = ANY($1::bigint[])
+         ORDER BY message_id, created_at, user_id`,
+        [messageIds],
+      ),
+      db.query<AttachmentRow>('SELECT * FROM attachments WHERE message_id = ANY($1::bigint[]) ORDER BY id', [messageIds]),
+    ]);
+    attachRelated(records, { replies: replies.rows, reactions: reactions.rows, attachments: attachments.rows });
   }
 
   async moveCursors(roomId: number, userId: number, delivered: number | null, read: number | null): Promise<CursorMove | null> {

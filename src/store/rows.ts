@@ -5,10 +5,14 @@
  */
 import type {
   ApiTokenRecord,
+  AttachmentRecord,
   CursorRecord,
   MemberRecord,
+  MessageKind,
   MessageRecord,
   NotifyLevel,
+  ReactionRecord,
+  ReplyRecord,
   RoomKind,
   RoomRecord,
   SessionRecord,
@@ -69,6 +73,42 @@ export interface MessageRow {
   author: string;
   body: string;
   client_msg_id: string | null;
+  created_at: number;
+  kind: MessageKind;
+  target_id: number | null;
+  reply_to_id: number | null;
+  edited_at: number | null;
+  deleted_at: number | null;
+}
+
+/** The quoted message of a reply, as `REPLY_SELECT` of each store reads it. */
+export interface ReplyRow {
+  id: number;
+  seq: number;
+  author_id: number | null;
+  author: string;
+  excerpt: string;
+  deleted_at: number | null;
+}
+
+export interface ReactionRow {
+  message_id: number;
+  emoji: string;
+  user_id: number;
+}
+
+export interface AttachmentRow {
+  id: number;
+  room_id: number;
+  uploader_id: number;
+  message_id: number | null;
+  name: string;
+  content_type: string;
+  size: number;
+  storage_key: string;
+  thumbnail_key: string | null;
+  width: number | null;
+  height: number | null;
   created_at: number;
 }
 
@@ -153,7 +193,10 @@ export const toUnread = (r: UnreadRow): UnreadRecord => ({
   notify: r.notify,
 });
 
-/** A message record; `mentions` are the ids the dialect's query returned, already as numbers. */
+/**
+ * A message record without its related rows; `mentions` are the ids the dialect's query returned, already as
+ * numbers. `hydrate` fills in replies, reactions, attachments and change targets.
+ */
 export const toMessage = (r: MessageRow, mentions: number[]): MessageRecord => ({
   id: r.id,
   roomId: r.room_id,
@@ -164,4 +207,95 @@ export const toMessage = (r: MessageRow, mentions: number[]): MessageRecord => (
   clientMsgId: r.client_msg_id,
   createdAt: r.created_at,
   mentions,
+  kind: r.kind,
+  targetId: r.target_id,
+  replyToId: r.reply_to_id,
+  editedAt: r.edited_at,
+  deletedAt: r.deleted_at,
+  replyTo: null,
+  reactions: [],
+  attachments: [],
 });
+
+export const toAttachment = (r: AttachmentRow): AttachmentRecord => ({
+  id: r.id,
+  roomId: r.room_id,
+  uploaderId: r.uploader_id,
+  messageId: r.message_id,
+  name: r.name,
+  contentType: r.content_type,
+  size: r.size,
+  storageKey: r.storage_key,
+  thumbnailKey: r.thumbnail_key,
+  width: r.width,
+  height: r.height,
+  createdAt: r.created_at,
+});
+
+export const toReply = (r: ReplyRow): ReplyRecord => ({
+  id: r.id,
+  seq: r.seq,
+  authorId: r.author_id,
+  author: r.author,
+  excerpt: r.deleted_at === null ? r.excerpt : '',
+  deleted: r.deleted_at !== null,
+});
+
+/** Longest excerpt of a quoted message a reply carries, in characters (the client shows one or two lines). */
+export const REPLY_EXCERPT_CHARS = 200;
+
+/** The rows related to a set of messages, each kind read by the dialect in one query. */
+export interface RelatedRows {
+  replies: ReplyRow[];
+  reactions: ReactionRow[];
+  attachments: AttachmentRow[];
+}
+
+/** The messages that change rows of a page point at. */
+export function targetIdsOf(records: MessageRecord[]): number[] {
+  return [...new Set(records.flatMap((m) => (m.targetId !== null ? [m.targetId] : [])))];
+}
+
+/** What to read for a set of messages: their own reactions and attachments, and the messages they quote. */
+export function relatedIdsOf(messages: MessageRecord[]): { messageIds: number[]; replyIds: number[] } {
+  const own = messages.filter((m) => m.kind === 'message');
+  return {
+    messageIds: own.map((m) => m.id),
+    replyIds: [...new Set(own.flatMap((m) => (m.replyToId !== null ? [m.replyToId] : [])))],
+  };
+}
+
+/**
+ * Fills in replies, reactions and attachments of message records (in place) from the rows read for them.
+ * Reactions keep the order the rows came in (the dialects order them by first use).
+ */
+export function attachRelated(messages: MessageRecord[], related: RelatedRows): void {
+  const replies = new Map(related.replies.map((r) => [r.id, toReply(r)]));
+  const reactions = new Map<number, ReactionRecord[]>();
+  for (const r of related.reactions) {
+    let list = reactions.get(r.message_id);
+    if (!list) reactions.set(r.message_id, (list = []));
+    let entry = list.find((e) => e.emoji === r.emoji);
+    if (!entry) list.push((entry = { emoji: r.emoji, userIds: [] }));
+    entry.userIds.push(r.user_id);
+  }
+  const files = new Map<number, AttachmentRecord[]>();
+  for (const a of related.attachments) {
+    if (a.message_id === null) continue;
+    let list = files.get(a.message_id);
+    if (!list) files.set(a.message_id, (list = []));
+    list.push(toAttachment(a));
+  }
+  for (const m of messages) {
+    if (m.kind !== 'message') continue;
+    m.replyTo = m.replyToId !== null ? (replies.get(m.replyToId) ?? null) : null;
+    m.reactions = reactions.get(m.id) ?? [];
+    m.attachments = files.get(m.id) ?? [];
+  }
+}
+
+/** Hangs each change row's (hydrated) target on it. */
+export function attachTargets(records: MessageRecord[], targets: MessageRecord[]): void {
+  const byId = new Map(targets.map((t) => [t.id, t]));
+  for (const m of records) if (m.kind !== 'message') m.target = m.targetId !== null ? (byId.get(m.targetId) ?? null) : null;
+}

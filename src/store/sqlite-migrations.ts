@@ -87,4 +87,54 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX mentions_user ON mentions (user_id, room_id, seq);
   `,
+  // 4: edits, deletes, reactions, replies, attachments and full-text search (issue 6).
+  // Edits, deletes and reaction changes are rows of the room's `seq` stream too (`kind` <> 'message', `target_id`
+  // naming the message they changed, no text of their own): they keep `seq` order and resume carries them with
+  // no second mechanism. The message row itself always holds the current state (body, edited_at, deleted_at).
+  // The FTS5 index is external-content over `messages` and kept in step by triggers; a deleted message leaves it.
+  // Its words are runs of letters and decimal digits (categories 'L* Nd'), exactly as PostgreSQL's search column
+  // and src/chat/search-words.ts split text, so both stores find the same messages.
+  `
+  ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'message'
+    CHECK (kind IN ('message', 'edit', 'delete', 'reaction'));
+  ALTER TABLE messages ADD COLUMN target_id INTEGER REFERENCES messages (id);
+  ALTER TABLE messages ADD COLUMN reply_to_id INTEGER REFERENCES messages (id);
+  ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+  ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
+  CREATE INDEX messages_room_author ON messages (room_id, author_id);
+  CREATE TABLE reactions (
+    message_id INTEGER NOT NULL REFERENCES messages (id),
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    emoji      TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (message_id, emoji, user_id)
+  );
+  CREATE TABLE attachments (
+    id            INTEGER PRIMARY KEY,
+    room_id       INTEGER NOT NULL REFERENCES rooms (id),
+    uploader_id   INTEGER NOT NULL REFERENCES users (id),
+    message_id    INTEGER REFERENCES messages (id),
+    name          TEXT    NOT NULL,
+    content_type  TEXT    NOT NULL,
+    size          INTEGER NOT NULL,
+    storage_key   TEXT    NOT NULL UNIQUE,
+    thumbnail_key TEXT,
+    width         INTEGER,
+    height        INTEGER,
+    created_at    INTEGER NOT NULL
+  );
+  CREATE INDEX attachments_message ON attachments (message_id);
+  CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    body, content = 'messages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 0 categories ''L* Nd'''
+  );
+  INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages WHERE kind = 'message';
+  CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.kind = 'message' BEGIN
+    INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+  END;
+  CREATE TRIGGER messages_fts_update AFTER UPDATE OF body, deleted_at ON messages
+    WHEN old.kind = 'message' AND old.deleted_at IS NULL BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    INSERT INTO messages_fts (rowid, body) SELECT new.id, new.body WHERE new.deleted_at IS NULL;
+  END;
+  `,
 ];

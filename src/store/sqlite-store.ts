@@ -7,7 +7,13 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import {
+  REPLY_EXCERPT_CHARS,
   ROOM_COLUMNS,
+  attachRelated,
+  attachTargets,
+  relatedIdsOf,
+  targetIdsOf,
+  toAttachment,
   toCursor,
   toMember,
   toMessage,
@@ -16,9 +22,12 @@ import {
   toToken,
   toUnread,
   toUser,
+  type AttachmentRow,
   type CursorRow,
   type MemberRow,
   type MessageRow,
+  type ReactionRow,
+  type ReplyRow,
   type RoomRow,
   type SessionRow,
   type TokenRow,
@@ -26,10 +35,15 @@ import {
   type UserRow,
 } from './rows.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import { sqliteSearch } from './sqlite-search.js';
+import { hitsOf } from './search-sql.js';
+import type { SearchHit, SearchQuery } from './store.js';
 import {
   StoreConflictError,
   StoreUnavailableError,
   type ApiTokenRecord,
+  type AttachmentRecord,
+  type ChangeResult,
   type CursorMove,
   type CursorRecord,
   type InsertResult,
@@ -37,10 +51,15 @@ import {
   type PeerRecord,
   type UnreadRecord,
   type MemberRecord,
+  type MessageDelete,
+  type MessageEdit,
+  type MessageKind,
   type MessageRecord,
+  type NewAttachment,
   type NewMessage,
   type NewRoom,
   type NewUser,
+  type ReactionChange,
   type RoomKind,
   type RoomRecord,
   type SessionRecord,
@@ -65,8 +84,8 @@ const MESSAGE_SELECT = `SELECT m.*, (SELECT group_concat(x.user_id) FROM (SELECT
 
 /** The member's unread state per room; `?` placeholders: user id, then the optional room filter. */
 const UNREAD_SELECT = `SELECT r.id AS room_id, r.last_seq, rm.read_seq, rm.notify,
-  (SELECT count(*) FROM messages x WHERE x.room_id = r.id AND x.seq > rm.read_seq
-     AND (x.author_id IS NULL OR x.author_id <> rm.user_id)) AS unread,
+  (SELECT count(*) FROM messages x WHERE x.room_id = r.id AND x.seq > rm.read_seq AND x.kind = 'message'
+     AND x.deleted_at IS NULL AND (x.author_id IS NULL OR x.author_id <> rm.user_id)) AS unread,
   (SELECT count(*) FROM mentions y WHERE y.room_id = r.id AND y.seq > rm.read_seq AND y.user_id = rm.user_id) AS mentions
   FROM room_members rm JOIN rooms r ON r.id = rm.room_id WHERE rm.user_id = ?`;
 
@@ -97,6 +116,9 @@ export class SqliteStore implements Store {
   private readonly insertTx;
   private readonly createRoomTx;
   private readonly moveCursorsTx;
+  private readonly editTx;
+  private readonly deleteTx;
+  private readonly reactionTx;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -104,6 +126,8 @@ export class SqliteStore implements Store {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
+    // A deleted message's text must be gone from the file, not left in a free page.
+    this.db.pragma('secure_delete = ON');
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.migrateNow();
 
@@ -194,15 +218,61 @@ export class SqliteStore implements Store {
       bumpSeq: db.prepare<[number], { last_seq: number }>(
         'UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq',
       ),
-      insertMessage: db.prepare<[number, number, number | null, string, string, string | null, number], SqliteMessageRow>(
-        `INSERT INTO messages (room_id, seq, author_id, author, body, client_msg_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      insertMessage: db.prepare<
+        [number, number, number | null, string, string, string | null, number, number | null],
+        SqliteMessageRow
+      >(
+        `INSERT INTO messages (room_id, seq, author_id, author, body, client_msg_id, created_at, reply_to_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       ),
       newest: db.prepare<[number, number], SqliteMessageRow>(
-        `SELECT * FROM (${MESSAGE_SELECT} WHERE m.room_id = ? ORDER BY m.seq DESC LIMIT ?) ORDER BY seq`,
+        `SELECT * FROM (${MESSAGE_SELECT} WHERE m.room_id = ? AND m.kind = 'message' ORDER BY m.seq DESC LIMIT ?) ORDER BY seq`,
       ),
       before: db.prepare<[number, number, number], SqliteMessageRow>(
-        `SELECT * FROM (${MESSAGE_SELECT} WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?) ORDER BY seq`,
+        `SELECT * FROM (${MESSAGE_SELECT} WHERE m.room_id = ? AND m.seq < ? AND m.kind = 'message'
+         ORDER BY m.seq DESC LIMIT ?) ORDER BY seq`,
+      ),
+      // Sets of ids travel as one JSON array parameter, so each statement is prepared once for any count.
+      byIds: db.prepare<[string], SqliteMessageRow>(`${MESSAGE_SELECT} WHERE m.id IN (SELECT value FROM json_each(?))`),
+      getMessage: db.prepare<[number, number], SqliteMessageRow>(
+        `${MESSAGE_SELECT} WHERE m.room_id = ? AND m.id = ? AND m.kind = 'message'`,
+      ),
+      replies: db.prepare<[number, string], ReplyRow>(
+        `SELECT id, seq, author_id, author, substr(body, 1, ?) AS excerpt, deleted_at FROM messages
+         WHERE id IN (SELECT value FROM json_each(?))`,
+      ),
+      reactions: db.prepare<[string], ReactionRow>(
+        `SELECT message_id, emoji, user_id FROM reactions WHERE message_id IN (SELECT value FROM json_each(?))
+         ORDER BY message_id, created_at, user_id`,
+      ),
+      messageAttachments: db.prepare<[string], AttachmentRow>(
+        'SELECT * FROM attachments WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY id',
+      ),
+      linkAttachment: db.prepare<[number, number, number, number | null]>(
+        'UPDATE attachments SET message_id = ? WHERE id = ? AND room_id = ? AND uploader_id = ? AND message_id IS NULL',
+      ),
+      createAttachment: db.prepare<
+        [number, number, string, string, number, string, string | null, number | null, number | null, number],
+        AttachmentRow
+      >(
+        `INSERT INTO attachments (room_id, uploader_id, name, content_type, size, storage_key, thumbnail_key, width,
+         height, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      ),
+      getAttachment: db.prepare<[number], AttachmentRow>('SELECT * FROM attachments WHERE id = ?'),
+      deleteAttachments: db.prepare<[number], AttachmentRow>('DELETE FROM attachments WHERE message_id = ? RETURNING *'),
+      insertChange: db.prepare<[number, number, number, string, number, MessageKind, number], SqliteMessageRow>(
+        `INSERT INTO messages (room_id, seq, author_id, author, body, created_at, kind, target_id)
+         VALUES (?, ?, ?, ?, '', ?, ?, ?) RETURNING *`,
+      ),
+      setBody: db.prepare<[string, number, number]>('UPDATE messages SET body = ?, edited_at = ? WHERE id = ?'),
+      erase: db.prepare<[number, number]>("UPDATE messages SET body = '', deleted_at = ? WHERE id = ?"),
+      clearMentions: db.prepare<[number, number]>('DELETE FROM mentions WHERE room_id = ? AND seq = ?'),
+      clearReactions: db.prepare<[number]>('DELETE FROM reactions WHERE message_id = ?'),
+      addReaction: db.prepare<[number, number, string, number]>(
+        'INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      removeReaction: db.prepare<[number, number, string]>(
+        'DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?',
       ),
       after: db.prepare<[number, number, number], SqliteMessageRow>(
         `${MESSAGE_SELECT} WHERE m.room_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
@@ -214,7 +284,11 @@ export class SqliteStore implements Store {
     this.insertTx = db.transaction((m: NewMessage): InsertResult => {
       if (m.clientMsgId !== null) {
         const existing = this.stmt.byClientMsgId.get(m.roomId, m.clientMsgId);
-        if (existing) return { message: toMessageRecord(existing), created: false };
+        if (existing) return { message: this.hydrate([existing])[0]!, created: false };
+      }
+      const replyTo = m.replyToId ?? null;
+      if (replyTo !== null && !this.stmt.getMessage.get(m.roomId, replyTo)) {
+        throw new StoreConflictError(`message ${replyTo} is not in room ${m.roomId}`);
       }
       const bumped = this.stmt.bumpSeq.get(m.roomId);
       if (!bumped) throw new StoreConflictError(`room ${m.roomId} does not exist`);
@@ -226,10 +300,51 @@ export class SqliteStore implements Store {
         m.body,
         m.clientMsgId,
         m.createdAt,
-      );
+        replyTo,
+      )!;
       const mentions = [...new Set(m.mentions ?? [])].sort((a, b) => a - b);
       for (const userId of mentions) this.stmt.insertMention.run(m.roomId, bumped.last_seq, userId);
-      return { message: toMessage(row!, mentions), created: true };
+      for (const id of m.attachmentIds ?? []) {
+        // Only the author's own upload to this room, not yet sent with another message; otherwise nothing is stored.
+        if (this.stmt.linkAttachment.run(row.id, id, m.roomId, m.authorId).changes === 0) {
+          throw new StoreConflictError(`attachment ${id} cannot be sent with this message`);
+        }
+      }
+      const message = toMessage(row, mentions);
+      // A new message has no reactions yet; read related rows only when it has some.
+      if (replyTo !== null || (m.attachmentIds?.length ?? 0) > 0) this.fillRelated([message]);
+      return { message, created: true };
+    });
+
+    this.editTx = db.transaction((e: MessageEdit): ChangeResult | null => {
+      const row = this.stmt.getMessage.get(e.roomId, e.messageId);
+      if (!row || row.deleted_at !== null) return null;
+      if (row.body === e.body) return { event: null, message: this.hydrate([row])[0]!, removedAttachments: [] };
+      this.stmt.setBody.run(e.body, e.at, row.id);
+      this.stmt.clearMentions.run(row.room_id, row.seq);
+      for (const userId of new Set(e.mentions)) this.stmt.insertMention.run(row.room_id, row.seq, userId);
+      return this.change(row.room_id, row.id, 'edit', e.actorId, e.actor, e.at, []);
+    });
+
+    this.deleteTx = db.transaction((d: MessageDelete): ChangeResult | null => {
+      const row = this.stmt.getMessage.get(d.roomId, d.messageId);
+      if (!row) return null;
+      if (row.deleted_at !== null) return { event: null, message: this.hydrate([row])[0]!, removedAttachments: [] };
+      const removed = this.stmt.deleteAttachments.all(row.id).map(toAttachment);
+      this.stmt.clearReactions.run(row.id);
+      this.stmt.clearMentions.run(row.room_id, row.seq);
+      this.stmt.erase.run(d.at, row.id);
+      return this.change(row.room_id, row.id, 'delete', d.actorId, d.actor, d.at, removed);
+    });
+
+    this.reactionTx = db.transaction((r: ReactionChange): ChangeResult | null => {
+      const row = this.stmt.getMessage.get(r.roomId, r.messageId);
+      if (!row || row.deleted_at !== null) return null;
+      const changed = r.on
+        ? this.stmt.addReaction.run(row.id, r.userId, r.emoji, r.at).changes
+        : this.stmt.removeReaction.run(row.id, r.userId, r.emoji).changes;
+      if (changed === 0) return { event: null, message: this.hydrate([row])[0]!, removedAttachments: [] };
+      return this.change(row.room_id, row.id, 'reaction', r.userId, r.actor, r.at, []);
     });
 
     this.moveCursorsTx = db.transaction(
@@ -250,6 +365,59 @@ export class SqliteStore implements Store {
       const room = toRoom(this.stmt.createRoom.get(r.name, r.nameKey, r.kind, r.ownerId, directKey, r.createdAt)!);
       for (const userId of members) this.stmt.addMember.run(room.id, userId, r.createdAt);
       return room;
+    });
+  }
+
+  /** Appends a change row for `targetId` (inside the caller's transaction) and returns it with its target. */
+  private change(
+    roomId: number,
+    targetId: number,
+    kind: MessageKind,
+    actorId: number,
+    actor: string,
+    at: number,
+    removedAttachments: AttachmentRecord[],
+  ): ChangeResult {
+    const bumped = this.stmt.bumpSeq.get(roomId)!;
+    const row = this.stmt.insertChange.get(roomId, bumped.last_seq, actorId, actor, at, kind, targetId)!;
+    const event = this.hydrate([row])[0]!;
+    return { event, message: event.target!, removedAttachments };
+  }
+
+  /** Full records of rows: mentions are in the row; replies, reactions, attachments and change targets are read here. */
+  private hydrate(rows: SqliteMessageRow[]): MessageRecord[] {
+    const records = rows.map(toMessageRecord);
+    const targetIds = targetIdsOf(records);
+    const targets = targetIds.length > 0 ? this.stmt.byIds.all(JSON.stringify(targetIds)).map(toMessageRecord) : [];
+    this.fillRelated([...records, ...targets]);
+    attachTargets(records, targets);
+    return records;
+  }
+
+  /** Reads and fills in the replies, reactions and attachments of message records. */
+  private fillRelated(records: MessageRecord[]): void {
+    const { messageIds, replyIds } = relatedIdsOf(records);
+    if (messageIds.length === 0) return;
+    const ids = JSON.stringify(messageIds);
+    attachRelated(records, {
+      replies: replyIds.length > 0 ? this.stmt.replies.all(REPLY_EXCERPT_CHARS, JSON.stringify(replyIds)) : [],
+      reactions: this.stmt.reactions.all(ids),
+      attachments: this.stmt.messageAttachments.all(ids),
+    });
+  }
+
+  /** See Store.searchMessages; the SQL is in sqlite-search.ts. */
+  async searchMessages(query: SearchQuery): Promise<SearchHit[]> {
+    const found = await this.run(() => sqliteSearch(this.db, query));
+    return hitsOf(found.ids, await this.messagesById(found.ids), found.rooms);
+  }
+
+  /** Full records of the messages with these ids, in the order of `ids` (missing ids are skipped). */
+  messagesById(ids: number[]): Promise<MessageRecord[]> {
+    return this.run(() => {
+      if (ids.length === 0) return [];
+      const byId = new Map(this.hydrate(this.stmt.byIds.all(JSON.stringify(ids))).map((m) => [m.id, m]));
+      return ids.flatMap((id) => byId.get(id) ?? []);
     });
   }
 
@@ -433,14 +601,57 @@ export class SqliteStore implements Store {
 
   messagesBefore(roomId: number, beforeSeq: number | null, limit: number): Promise<MessageRecord[]> {
     return this.run(() =>
-      (beforeSeq === null ? this.stmt.newest.all(roomId, limit) : this.stmt.before.all(roomId, beforeSeq, limit)).map(
-        toMessageRecord,
-      ),
+      this.hydrate(beforeSeq === null ? this.stmt.newest.all(roomId, limit) : this.stmt.before.all(roomId, beforeSeq, limit)),
     );
   }
 
   messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageRecord[]> {
-    return this.run(() => this.stmt.after.all(roomId, afterSeq, limit).map(toMessageRecord));
+    return this.run(() => this.hydrate(this.stmt.after.all(roomId, afterSeq, limit)));
+  }
+
+  getMessage(roomId: number, messageId: number): Promise<MessageRecord | null> {
+    return this.run(() => {
+      const row = this.stmt.getMessage.get(roomId, messageId);
+      return row ? this.hydrate([row])[0]! : null;
+    });
+  }
+
+  editMessage(edit: MessageEdit): Promise<ChangeResult | null> {
+    return this.run(() => this.editTx.immediate(edit));
+  }
+
+  deleteMessage(del: MessageDelete): Promise<ChangeResult | null> {
+    return this.run(() => this.deleteTx.immediate(del));
+  }
+
+  setReaction(change: ReactionChange): Promise<ChangeResult | null> {
+    return this.run(() => this.reactionTx.immediate(change));
+  }
+
+  createAttachment(a: NewAttachment): Promise<AttachmentRecord> {
+    return this.run(() =>
+      toAttachment(
+        this.stmt.createAttachment.get(
+          a.roomId,
+          a.uploaderId,
+          a.name,
+          a.contentType,
+          a.size,
+          a.storageKey,
+          a.thumbnailKey,
+          a.width,
+          a.height,
+          a.createdAt,
+        )!,
+      ),
+    );
+  }
+
+  getAttachment(id: number): Promise<AttachmentRecord | null> {
+    return this.run(() => {
+      const row = this.stmt.getAttachment.get(id);
+      return row ? toAttachment(row) : null;
+    });
   }
 
   moveCursors(roomId: number, userId: number, delivered: number | null, read: number | null): Promise<CursorMove | null> {

@@ -76,7 +76,68 @@ export interface MemberRecord {
   joinedAt: number;
 }
 
-/** A stored message. `seq` is gapless per room, assigned atomically with the insert. */
+/**
+ * What a row of a room's `seq` stream is: a message, or a change to an earlier one. Changes take a `seq` of
+ * their own, so they keep the room's order and a client that resumes after `seq` N receives them too.
+ */
+export type MessageKind = 'message' | 'edit' | 'delete' | 'reaction';
+
+/** The message a reply quotes, as that message stands now (an edit or delete shows in the quote). */
+export interface ReplyRecord {
+  id: number;
+  seq: number;
+  authorId: number | null;
+  author: string;
+  /** The start of the quoted body ('' once deleted). */
+  excerpt: string;
+  deleted: boolean;
+}
+
+/** One emoji on a message and who put it there, in the order they did. */
+export interface ReactionRecord {
+  emoji: string;
+  userIds: number[];
+}
+
+/** An uploaded file. `messageId` is null until a message is sent with it. */
+export interface AttachmentRecord {
+  id: number;
+  roomId: number;
+  uploaderId: number;
+  messageId: number | null;
+  /** The file name as shown and offered for download (already made safe). */
+  name: string;
+  /** The checked type the file is served with. */
+  contentType: string;
+  size: number;
+  /** Where the bytes are in the attachment storage. */
+  storageKey: string;
+  /** A reduced image for inline display, when the file is an image. */
+  thumbnailKey: string | null;
+  width: number | null;
+  height: number | null;
+  createdAt: number;
+}
+
+export interface NewAttachment {
+  roomId: number;
+  uploaderId: number;
+  name: string;
+  contentType: string;
+  size: number;
+  storageKey: string;
+  thumbnailKey: string | null;
+  width: number | null;
+  height: number | null;
+  createdAt: number;
+}
+
+/**
+ * A stored row of a room's `seq` stream. `seq` is gapless per room, assigned atomically with the insert.
+ * For `kind` 'message' the record holds the message as it stands now. For a change (`edit`, `delete`,
+ * `reaction`), `author`/`authorId` are who made it, `body` is empty, and `target` is the changed message as it
+ * stands now, so replaying an old change shows the present state (idempotent, converging).
+ */
 export interface MessageRecord {
   id: number;
   roomId: number;
@@ -88,6 +149,19 @@ export interface MessageRecord {
   createdAt: number;
   /** Ids of the users the message mentions, ascending. */
   mentions: number[];
+  kind: MessageKind;
+  /** The message a change concerns (null for messages). */
+  targetId: number | null;
+  /** The message this one replies to (its current state is in `replyTo`). */
+  replyToId: number | null;
+  editedAt: number | null;
+  /** Set when the message was deleted; its body, mentions, reactions and attachments are gone then. */
+  deletedAt: number | null;
+  replyTo: ReplyRecord | null;
+  reactions: ReactionRecord[];
+  attachments: AttachmentRecord[];
+  /** For a change: the message it changed, as it stands now (null if it could not be read). */
+  target?: MessageRecord | null;
 }
 
 /** What the domain hands to the store to insert. */
@@ -103,6 +177,55 @@ export interface NewMessage {
   createdAt: number;
   /** Users mentioned (resolved by the domain); stored in the same transaction as the message. */
   mentions?: number[];
+  /** The message of the same room this one replies to. */
+  replyToId?: number | null;
+  /**
+   * Uploads to attach, linked in the same transaction; each must be the author's, in this room and not yet
+   * sent, or the insert fails with StoreConflictError and nothing is stored.
+   */
+  attachmentIds?: number[];
+}
+
+/** An edit of a message's body, by its author (checked by the domain). */
+export interface MessageEdit {
+  roomId: number;
+  messageId: number;
+  body: string;
+  mentions: number[];
+  actorId: number;
+  actor: string;
+  at: number;
+}
+
+/** A delete (by the author, the room's owner or an admin: checked by the domain). */
+export interface MessageDelete {
+  roomId: number;
+  messageId: number;
+  actorId: number;
+  actor: string;
+  at: number;
+}
+
+/** Puts (`on`) or takes back one user's emoji on a message. */
+export interface ReactionChange {
+  roomId: number;
+  messageId: number;
+  userId: number;
+  actor: string;
+  emoji: string;
+  on: boolean;
+  at: number;
+}
+
+/**
+ * What a change did: `event` is the new row of the `seq` stream (null when nothing changed, e.g. the same
+ * reaction twice, so retries are harmless), `message` the changed message as it stands now.
+ */
+export interface ChangeResult {
+  event: MessageRecord | null;
+  message: MessageRecord;
+  /** Attachments a delete removed: the caller deletes their bytes after the commit. */
+  removedAttachments: AttachmentRecord[];
 }
 
 /** Result of an idempotent insert: `created` is false when `clientMsgId` matched an earlier message. */
@@ -147,6 +270,45 @@ export interface UnreadRecord {
 export interface PeerRecord {
   userId: number;
   lastSeenAt: number | null;
+}
+
+/**
+ * One part of a search, already tokenized by the domain (src/chat/search-words.ts): a single word, or a
+ * phrase of words that must stand in a row. Words are lower-cased runs of letters and decimal digits, the
+ * same runs both stores index, so they never carry query syntax of either dialect.
+ */
+export interface SearchClause {
+  words: string[];
+  /** The clause's last word also matches as the start of a longer word ("conf" finds "confab"). */
+  prefix: boolean;
+}
+
+/** How search results are ordered: best match first (ties newest first), or newest first. */
+export type SearchSort = 'relevance' | 'newest';
+
+/**
+ * A search over the messages (kind 'message', not deleted) of every room the reader may read: public rooms,
+ * and rooms they are a member of. Every clause must match (AND). With no clause, the filters alone select.
+ */
+export interface SearchQuery {
+  /** The reader; null (a guest) reads public rooms only. */
+  readerId: number | null;
+  clauses: SearchClause[];
+  roomId?: number | undefined;
+  authorId?: number | undefined;
+  /** Only messages created at or after this time (ms since the epoch). */
+  after?: number | undefined;
+  /** Only messages created before this time (ms since the epoch). */
+  before?: number | undefined;
+  sort: SearchSort;
+  limit: number;
+  offset: number;
+}
+
+/** A message found by a search, as it stands now, with its room. */
+export interface SearchHit {
+  message: MessageRecord;
+  room: RoomRecord;
 }
 
 /** The storage contract; test/integration/store-contract.ts runs the same suite against every implementation. */
@@ -204,10 +366,27 @@ export interface Store {
 
   /** Assigns the next `seq` and inserts in one transaction; idempotent on (roomId, clientMsgId). */
   insertMessage(message: NewMessage): Promise<InsertResult>;
-  /** The newest `limit` messages with seq < beforeSeq (or the newest overall when null), oldest first. */
+  /**
+   * The newest `limit` messages (kind 'message' only: changes are already applied to them) with seq < beforeSeq
+   * (or the newest overall when null), oldest first.
+   */
   messagesBefore(roomId: number, beforeSeq: number | null, limit: number): Promise<MessageRecord[]>;
-  /** The oldest `limit` messages with seq > afterSeq, oldest first. */
+  /** The oldest `limit` rows of every kind with seq > afterSeq, oldest first: the replay path. */
   messagesAfter(roomId: number, afterSeq: number, limit: number): Promise<MessageRecord[]>;
+  /** A message (kind 'message') of the room, deleted or not; null when there is none with that id. */
+  getMessage(roomId: number, messageId: number): Promise<MessageRecord | null>;
+  /** Replaces the body (and mentions) and appends an `edit` row; null when the message is missing or deleted. */
+  editMessage(edit: MessageEdit): Promise<ChangeResult | null>;
+  /**
+   * Empties the message (body, mentions, reactions, attachments, search entry) and appends a `delete` row;
+   * null when the message is missing. Deleting a deleted message changes nothing (`event` null).
+   */
+  deleteMessage(del: MessageDelete): Promise<ChangeResult | null>;
+  /** Sets one reaction and appends a `reaction` row when it changed; null when the message is missing or deleted. */
+  setReaction(change: ReactionChange): Promise<ChangeResult | null>;
+
+  createAttachment(attachment: NewAttachment): Promise<AttachmentRecord>;
+  getAttachment(id: number): Promise<AttachmentRecord | null>;
   /**
    * Moves a member's cursors forward (never back): each is clamped to the room's `lastSeq`, and `delivered` is
    * raised to `read`. Null fields leave a cursor as it is. Returns null when the user is not a member.
@@ -223,6 +402,12 @@ export interface Store {
   setLastSeen(userId: number, at: number): Promise<void>;
   /** Up to `limit` distinct users sharing at least one room with the user (the user excluded). */
   listPeers(userId: number, limit: number): Promise<PeerRecord[]>;
+
+  /**
+   * Messages matching the query that its reader may read, best or newest first (see SearchQuery); the same
+   * words and filters find the same messages on every implementation.
+   */
+  searchMessages(query: SearchQuery): Promise<SearchHit[]>;
 
   /** Cheap round trip for readiness checks; throws when the database does not answer. */
   ping(): Promise<void>;

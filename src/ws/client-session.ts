@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { HISTORY_PAGE_MAX, type ChatService } from '../chat/chat-service.js';
+import type { MessageChanges } from '../chat/message-changes.js';
 import type { PresenceService } from '../chat/presence.js';
 import type { Principal } from '../chat/principal.js';
 import type { ReceiptService } from '../chat/receipts.js';
@@ -24,6 +25,7 @@ export const TYPING_MIN_INTERVAL_MS = 1000;
 
 export interface SessionDeps {
   chat: ChatService;
+  changes: MessageChanges;
   receipts: ReceiptService;
   presence: PresenceService;
   hub: Hub;
@@ -149,8 +151,25 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
           roomId: frame.room,
           body: frame.body,
           clientMsgId: frame.clientMsgId,
+          replyTo: frame.replyTo,
+          attachments: frame.attachments,
         });
         this.conn.write(serverFrame.ack(message));
+        return;
+      }
+      case 'edit': {
+        const { message, seq } = await this.deps.changes.edit(this.principal, frame.room, frame.messageId, frame.body);
+        this.conn.write(serverFrame.done(frame.id, message, seq));
+        return;
+      }
+      case 'delete': {
+        const { message, seq } = await this.deps.changes.delete(this.principal, frame.room, frame.messageId);
+        this.conn.write(serverFrame.done(frame.id, message, seq));
+        return;
+      }
+      case 'react': {
+        const { message, seq } = await this.deps.changes.react(this.principal, frame.room, frame.messageId, frame.emoji, frame.on);
+        this.conn.write(serverFrame.done(frame.id, message, seq));
         return;
       }
       case 'subscribe': {

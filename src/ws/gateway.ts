@@ -17,6 +17,7 @@ import { credentialOf } from '../access/credentials.js';
 import { originAllowed, type OriginPolicy } from '../access/origin.js';
 import { ClientSession } from './client-session.js';
 import { CLOSE, Connection } from './connection.js';
+import type { MessageChanges } from '../chat/message-changes.js';
 import type { Hub } from './hub.js';
 import { LegacySession } from './legacy-session.js';
 
@@ -24,6 +25,7 @@ const LEGACY_PATH = /^\/ws\/chat\/([^/]+)\/?$/;
 
 export interface GatewayOptions {
   chat: ChatService;
+  changes: MessageChanges;
   receipts: ReceiptService;
   presence: PresenceService;
   accounts: AccountService;

@@ -20,18 +20,19 @@ export const RECEIPT_COALESCE_MS = 250;
 /** The frames of one delivery, each serialized at most once and shared by every recipient. */
 export class DeliveryFrames {
   private serialized: string | undefined;
-  private serializedLegacy: string | undefined;
+  private serializedLegacy: string | null | undefined;
 
   constructor(readonly message: MessageRecord) {}
 
   /** The `/ws` protocol's `message` frame. */
   get text(): string {
-    return (this.serialized ??= serverFrame.message(this.message));
+    return (this.serialized ??= serverFrame.row(this.message));
   }
 
-  /** The original endpoint's `{"message": ...}` frame. */
-  get legacyText(): string {
-    return (this.serializedLegacy ??= legacyFrame.message(this.message));
+  /** The original endpoint's `{"message": ...}` frame; null for a change, which that protocol cannot show. */
+  get legacyText(): string | null {
+    if (this.serializedLegacy === undefined) this.serializedLegacy = legacyFrame.message(this.message);
+    return this.serializedLegacy;
   }
 }
 

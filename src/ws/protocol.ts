@@ -4,11 +4,12 @@
  */
 import { z } from 'zod';
 import { ConfabError, type ErrorCode } from '../errors.js';
-import type { RoomView } from '../chat/chat-service.js';
+import { MAX_ATTACHMENTS_PER_MESSAGE, type RoomView } from '../chat/chat-service.js';
+import { MAX_EMOJI_UNITS } from '../chat/rules.js';
 import type { PresenceChange } from '../chat/presence.js';
 import type { Principal } from '../chat/principal.js';
 import type { CursorRecord, MessageRecord, RoomRecord, UnreadRecord } from '../store/store.js';
-import { messagePayload, roomPayload } from '../wire.js';
+import { roomPayload, rowPayload } from '../wire.js';
 
 /** Largest number of rooms one `resume` may name. */
 export const MAX_RESUME_ROOMS = 1000;
@@ -16,6 +17,7 @@ export const MAX_RESUME_ROOMS = 1000;
 const requestId = z.string().min(1).max(64).optional();
 const roomId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const messageId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const clientMsgId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
 
 // Strict objects: an unknown field is an error, and a `__proto__` key is just an unknown field.
@@ -27,7 +29,25 @@ const clientFrame = z.discriminatedUnion('type', [
     id: requestId,
     rooms: z.array(z.strictObject({ room: roomId, since: seq })).max(MAX_RESUME_ROOMS),
   }),
-  z.strictObject({ type: z.literal('send'), id: requestId, room: roomId, clientMsgId, body: z.string() }),
+  z.strictObject({
+    type: z.literal('send'),
+    id: requestId,
+    room: roomId,
+    clientMsgId,
+    body: z.string(),
+    replyTo: messageId.optional(),
+    attachments: z.array(messageId).max(MAX_ATTACHMENTS_PER_MESSAGE).optional(),
+  }),
+  z.strictObject({ type: z.literal('edit'), id: requestId, room: roomId, messageId, body: z.string() }),
+  z.strictObject({ type: z.literal('delete'), id: requestId, room: roomId, messageId }),
+  z.strictObject({
+    type: z.literal('react'),
+    id: requestId,
+    room: roomId,
+    messageId,
+    emoji: z.string().max(MAX_EMOJI_UNITS),
+    on: z.boolean(),
+  }),
   z
     .strictObject({
       type: z.literal('history'),
@@ -47,7 +67,20 @@ const clientFrame = z.discriminatedUnion('type', [
 /** A validated client frame. */
 export type ClientFrame = z.infer<typeof clientFrame>;
 
-const FRAME_TYPES = new Set(['subscribe', 'unsubscribe', 'resume', 'send', 'history', 'ping', 'receipt', 'typing', 'presence']);
+const FRAME_TYPES = new Set([
+  'subscribe',
+  'unsubscribe',
+  'resume',
+  'send',
+  'edit',
+  'delete',
+  'react',
+  'history',
+  'ping',
+  'receipt',
+  'typing',
+  'presence',
+]);
 
 /** What an error frame echoes so the client knows what it concerns. */
 export interface ErrorContext {
@@ -117,7 +150,11 @@ export const serverFrame = {
       user: { id: p.userId, username: p.username, displayName: p.displayName, guest: p.userId === null },
       limits,
     }),
-  message: (m: MessageRecord) => JSON.stringify(messagePayload(m)),
+  /** A row of a room's `seq` stream: a `message`, or an `update` for a change. */
+  row: (m: MessageRecord) => JSON.stringify(rowPayload(m)),
+  /** The answer to `edit`, `delete` and `react`: `seq` of the change, or null when nothing changed. */
+  done: (id: string | undefined, message: MessageRecord, seq: number | null) =>
+    JSON.stringify({ type: 'done', id, room: message.roomId, messageId: message.id, seq }),
   ack: (m: MessageRecord) =>
     JSON.stringify({
       type: 'ack',
@@ -132,7 +169,7 @@ export const serverFrame = {
   unsubscribed: (id: string | undefined, room: number) => JSON.stringify({ type: 'unsubscribed', id, room }),
   resumed: (id: string | undefined, rooms: number[]) => JSON.stringify({ type: 'resumed', id, rooms }),
   history: (id: string | undefined, room: number, messages: MessageRecord[], hasMore: boolean) =>
-    JSON.stringify({ type: 'history', id, room, messages: messages.map(messagePayload), hasMore }),
+    JSON.stringify({ type: 'history', id, room, messages: messages.map(rowPayload), hasMore }),
   roomCreated: (r: RoomRecord) => JSON.stringify({ type: 'room_created', room: roomPayload(r) }),
   roomAdded: (r: RoomView) => JSON.stringify({ type: 'room_added', room: roomPayload(r) }),
   roomRemoved: (room: number) => JSON.stringify({ type: 'room_removed', room }),
@@ -186,7 +223,8 @@ export const serverFrame = {
 
 /** The original Django Channels tutorial's frame: `{"message": "..."}`. */
 export const legacyFrame = {
-  message: (m: MessageRecord) => JSON.stringify({ message: m.body }),
+  /** Null for rows the original protocol cannot express (edits, deletes, reactions): they are skipped. */
+  message: (m: MessageRecord): string | null => (m.kind === 'message' ? JSON.stringify({ message: m.body }) : null),
   error: (err: ConfabError) => JSON.stringify({ error: { code: err.code, message: err.message } }),
 };
 

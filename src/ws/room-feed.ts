@@ -75,7 +75,8 @@ export class RoomFeed implements RoomSubscriber {
     if (m.seq <= this.cursor) return; // already delivered (replay overlapped the live path)
     if (m.seq === this.cursor + 1) {
       this.cursor = m.seq;
-      this.out.write(this.format === 'protocol' ? frames.text : frames.legacyText);
+      const text = this.format === 'protocol' ? frames.text : frames.legacyText;
+      if (text !== null) this.out.write(text);
       return;
     }
     this.pending.push(m);
@@ -129,6 +130,7 @@ export class RoomFeed implements RoomSubscriber {
   private emit(m: MessageRecord): void {
     if (m.seq !== this.cursor + 1) return;
     this.cursor = m.seq;
-    this.out.write(this.format === 'protocol' ? serverFrame.message(m) : legacyFrame.message(m));
+    const text = this.format === 'protocol' ? serverFrame.row(m) : legacyFrame.message(m);
+    if (text !== null) this.out.write(text);
   }
 }

@@ -52,20 +52,69 @@ export const roomSchema = z
     }
   });
 
-/** The `message` frame, also the element of a `history` page. */
-export const messageSchema = z.strictObject({
-  type: z.literal('message'),
+const messageId = z.number().int().positive();
+
+/** An attachment of a message: where to fetch it (never where it is stored). */
+export const attachmentSchema = z.strictObject({
+  id: z.number().int().positive(),
+  name: z.string().min(1),
+  type: z.string().min(1),
+  size: z.number().int().min(0),
+  url: z.string().regex(/^\/api\/attachments\/\d+\/[^/]+$/),
+  thumbnailUrl: z.string().regex(/^\/api\/attachments\/\d+\/thumbnail$/).optional(),
+  width: z.number().int().positive().optional(),
+  height: z.number().int().positive().optional(),
+});
+
+/** The `message` frame, also the element of a `history` page; always the message as it stands now. */
+export const messageSchema = z
+  .strictObject({
+    type: z.literal('message'),
+    room: roomId,
+    seq,
+    id: messageId,
+    /** The author's account; null for a guest of the original endpoint. */
+    authorId: userId.nullable(),
+    author: z.string().min(1),
+    body: z.string(),
+    time: isoTime,
+    clientMsgId: clientMsgId.optional(),
+    /** Ids of the users the message mentions. */
+    mentions: z.array(userId),
+    editedAt: isoTime.nullable(),
+    deleted: z.boolean(),
+    replyTo: z
+      .strictObject({
+        id: messageId,
+        seq,
+        authorId: userId.nullable(),
+        author: z.string().min(1),
+        excerpt: z.string(),
+        deleted: z.boolean(),
+      })
+      .nullable(),
+    reactions: z.array(z.strictObject({ emoji: z.string().min(1), users: z.array(userId).min(1) })),
+    attachments: z.array(attachmentSchema),
+  })
+  .superRefine((m, ctx) => {
+    if (m.deleted && (m.body !== '' || m.mentions.length > 0 || m.reactions.length > 0 || m.attachments.length > 0)) {
+      ctx.addIssue({ code: 'custom', message: 'a deleted message keeps no text, mentions, reactions or files' });
+    }
+    if (!m.deleted && m.body.trim() === '' && m.attachments.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'a message has text or files' });
+    }
+  });
+
+/** The `update` frame: a change (edit, delete, reaction) as a row of the room's seq stream. */
+export const updateSchema = z.strictObject({
+  type: z.literal('update'),
   room: roomId,
   seq,
-  id: z.number().int().positive(),
-  /** The author's account; null for a guest of the original endpoint. */
-  authorId: userId.nullable(),
-  author: z.string().min(1),
-  body: z.string().min(1),
+  kind: z.enum(['edit', 'delete', 'reaction']),
+  actorId: userId,
+  actor: z.string().min(1),
   time: isoTime,
-  clientMsgId: clientMsgId.optional(),
-  /** Ids of the users the message mentions. */
-  mentions: z.array(userId),
+  message: messageSchema.nullable(),
 });
 
 /** Error codes of the protocol's error table. */
@@ -76,6 +125,8 @@ export const ERROR_CODES = [
   'binary_not_supported',
   'empty_message',
   'too_long',
+  'bad_request',
+  'unauthenticated',
   'not_found',
   'forbidden',
   'rate_limited',
@@ -116,11 +167,19 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     time: isoTime,
   }),
   messageSchema,
+  updateSchema,
+  z.strictObject({
+    type: z.literal('done'),
+    id: requestId,
+    room: roomId,
+    messageId,
+    seq: seq.nullable(),
+  }),
   z.strictObject({
     type: z.literal('history'),
     id: requestId,
     room: roomId,
-    messages: z.array(messageSchema),
+    messages: z.array(z.union([messageSchema, updateSchema])),
     hasMore: z.boolean(),
   }),
   z.strictObject({ type: z.literal('pong'), id: requestId }),

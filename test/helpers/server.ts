@@ -223,10 +223,12 @@ export class ChatClient extends FrameClient<ServerFrame> {
   /** Every stored message of a room, oldest first, read page by page with `history` `after`. */
   async allHistory(room: number): Promise<Array<Extract<ServerFrame, { type: 'message' }>>> {
     const all: Array<Extract<ServerFrame, { type: 'message' }>> = [];
+    let after = 0;
     for (;;) {
-      const after = all.at(-1)?.seq ?? 0;
       const page = expectFrame(await this.request({ type: 'history', room, after, limit: 100 }), 'history');
-      all.push(...page.messages);
+      // Pages after a seq carry the change rows (`update`) too; they advance the position but are not messages.
+      for (const row of page.messages) if (row.type === 'message') all.push(row);
+      after = page.messages.at(-1)?.seq ?? after;
       if (!page.hasMore) return all;
     }
   }

@@ -6,7 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AccountService } from '../../chat/accounts.js';
 import type { ChatService } from '../../chat/chat-service.js';
 import { ConfabError } from '../../errors.js';
-import { messagePayload, roomPayload, userPayload } from '../../wire.js';
+import { roomPayload, rowPayload, userPayload } from '../../wire.js';
 import { requireUser } from '../auth.js';
 import { bodyOf, idParam } from '../request.js';
 
@@ -95,7 +95,7 @@ export const roomRoutes: FastifyPluginAsync<{ chat: ChatService; accounts: Accou
     const limit = seqQuery(q.limit, 'limit');
     if (before !== undefined && after !== undefined) throw new ConfabError('bad_request', 'Give before or after, not both');
     const page = await chat.history(me(request), idParam(request.params.id), { before, after, limit });
-    return { messages: page.messages.map(messagePayload), hasMore: page.hasMore };
+    return { messages: page.messages.map(rowPayload), hasMore: page.hasMore };
   });
 
   app.post('/direct', async (request) => {
