@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { NewRoom, Store, UserRecord } from '../../src/store/store.js';
+import type { NewMessage, NewRoom, Store, UserRecord } from '../../src/store/store.js';
 import { StoreConflictError } from '../../src/store/store.js';
 
 export function storeContract(name: string, open: () => Promise<Store>): void {
@@ -424,6 +424,120 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.equal((await store.getUser(ana.id))?.lastSeenAt, 12345);
       assert.deepEqual(await store.listPeers(ben.id, 10), [{ userId: ana.id, lastSeenAt: 12345 }]);
       assert.deepEqual(await store.listPeers(cy.id, 10), []);
+    });
+
+    const post = (roomId: number, author: UserRecord, body: string, extra: Partial<NewMessage> = {}) =>
+      store
+        .insertMessage({ roomId, authorId: author.id, author: author.displayName, body, clientMsgId: null, createdAt: Date.now(), ...extra })
+        .then((r) => r.message);
+    const upload = (roomId: number, uploader: UserRecord, name = 'a.txt') =>
+      store.createAttachment({
+        roomId,
+        uploaderId: uploader.id,
+        name,
+        contentType: 'text/plain',
+        size: 3,
+        storageKey: `key-${Math.random().toString(36).slice(2)}`,
+        thumbnailKey: null,
+        width: null,
+        height: null,
+        createdAt: Date.now(),
+      });
+
+    test('edits take the next seq as a change row; the message holds the present text, mentions follow', async () => {
+      const [ana, ben] = [await newUser('ed'), await newUser('ed')];
+      const r = await newRoom({ ownerId: ana.id });
+      await store.addMember(r.id, ben.id, 1);
+      const m = await post(r.id, ana, 'helo @x', { mentions: [ben.id] });
+      const result = await store.editMessage({ roomId: r.id, messageId: m.id, body: 'hello', mentions: [], actorId: ana.id, actor: 'Ana', at: 5 });
+      assert.ok(result?.event);
+      assert.equal(result.event.seq, m.seq + 1);
+      assert.equal(result.event.kind, 'edit');
+      assert.equal(result.event.targetId, m.id);
+      assert.equal(result.event.body, '', 'a change row has no text of its own');
+      assert.equal(result.event.target?.body, 'hello');
+      assert.equal(result.message.editedAt, 5);
+      assert.deepEqual(result.message.mentions, []);
+      assert.equal((await store.getRoom(r.id))?.lastSeq, m.seq + 1);
+      assert.equal((await store.unreadSummaries(ben.id, r.id))[0]?.mentions, 0, 'the mention went with the old text');
+      const same = await store.editMessage({ roomId: r.id, messageId: m.id, body: 'hello', mentions: [], actorId: ana.id, actor: 'Ana', at: 6 });
+      assert.equal(same?.event, null, 'the same text changes nothing');
+      assert.equal(await store.editMessage({ roomId: r.id + 1000, messageId: m.id, body: 'x', mentions: [], actorId: ana.id, actor: 'Ana', at: 7 }), null);
+
+      const before = await store.messagesBefore(r.id, null, 10);
+      assert.deepEqual(before.map((x) => [x.kind, x.body]), [['message', 'hello']], 'history pages list messages only');
+      const after = await store.messagesAfter(r.id, 0, 10);
+      assert.deepEqual(after.map((x) => x.kind), ['message', 'edit'], 'the replay path lists every row');
+      assert.equal(after[1]?.target?.id, m.id);
+      assert.equal((await store.unreadSummaries(ben.id, r.id))[0]?.unread, 1, 'a change is never unread');
+    });
+
+    test('deletes empty the message (mentions, reactions, files) once; replies see it', async () => {
+      const [ana, ben] = [await newUser('dl'), await newUser('dl')];
+      const r = await newRoom({ ownerId: ana.id });
+      const file = await upload(r.id, ana);
+      const m = await post(r.id, ana, 'secret words', { mentions: [ben.id], attachmentIds: [file.id] });
+      assert.deepEqual(m.attachments.map((a) => a.id), [file.id]);
+      assert.equal(m.attachments[0]?.messageId, m.id);
+      const reply = await post(r.id, ben, 're', { replyToId: m.id });
+      assert.deepEqual(reply.replyTo, { id: m.id, seq: m.seq, authorId: ana.id, author: ana.displayName, excerpt: 'secret words', deleted: false });
+      await store.setReaction({ roomId: r.id, messageId: m.id, userId: ben.id, actor: 'Ben', emoji: '👍', on: true, at: 1 });
+
+      const result = await store.deleteMessage({ roomId: r.id, messageId: m.id, actorId: ana.id, actor: 'Ana', at: 9 });
+      assert.ok(result?.event);
+      assert.equal(result.event.kind, 'delete');
+      assert.deepEqual(result.removedAttachments.map((a) => a.storageKey), [file.storageKey], 'the caller removes the bytes');
+      const gone = await store.getMessage(r.id, m.id);
+      assert.equal(gone?.deletedAt, 9);
+      assert.equal(gone?.body, '');
+      assert.deepEqual([gone?.mentions, gone?.reactions, gone?.attachments], [[], [], []]);
+      assert.equal(await store.getAttachment(file.id), null);
+      const again = await store.deleteMessage({ roomId: r.id, messageId: m.id, actorId: ana.id, actor: 'Ana', at: 10 });
+      assert.equal(again?.event, null);
+      assert.equal(await store.editMessage({ roomId: r.id, messageId: m.id, body: 'x', mentions: [], actorId: ana.id, actor: 'Ana', at: 11 }), null);
+      assert.equal(await store.setReaction({ roomId: r.id, messageId: m.id, userId: ben.id, actor: 'Ben', emoji: '👍', on: true, at: 12 }), null);
+      const [, quoted] = await store.messagesBefore(r.id, null, 10);
+      assert.deepEqual(quoted?.replyTo, { id: m.id, seq: m.seq, authorId: ana.id, author: ana.displayName, excerpt: '', deleted: true });
+    });
+
+    test('reactions: set semantics per user and emoji, in order of use; only changes take a seq', async () => {
+      const [ana, ben] = [await newUser('rx'), await newUser('rx')];
+      const r = await newRoom();
+      const m = await post(r.id, ana, 'hi');
+      const set = (user: UserRecord, emoji: string, on: boolean, at: number) =>
+        store.setReaction({ roomId: r.id, messageId: m.id, userId: user.id, actor: user.displayName, emoji, on, at });
+      assert.ok((await set(ben, '🎉', true, 1))?.event);
+      assert.ok((await set(ana, '👍', true, 2))?.event);
+      assert.ok((await set(ana, '🎉', true, 3))?.event);
+      assert.equal((await set(ana, '🎉', true, 4))?.event, null, 'twice is once');
+      assert.equal((await set(ben, '👍', false, 5))?.event, null, 'taking back what is not there changes nothing');
+      const now = (await set(ben, '🎉', false, 6))!;
+      // Ordered by their earliest standing reaction: Ben's 🎉 (1) is gone, so Ana's 👍 (2) comes before her 🎉 (3).
+      assert.deepEqual(now.message.reactions, [
+        { emoji: '👍', userIds: [ana.id] },
+        { emoji: '🎉', userIds: [ana.id] },
+      ]);
+      assert.equal((await store.getRoom(r.id))?.lastSeq, m.seq + 4, 'four changes, four seqs');
+    });
+
+    test('attachments link once, only to their uploader\'s message in their room, or nothing is stored', async () => {
+      const [ana, ben] = [await newUser('at'), await newUser('at')];
+      const r = await newRoom();
+      const other = await newRoom();
+      const mine = await upload(r.id, ana, 'report.pdf');
+      assert.equal((await store.getAttachment(mine.id))?.name, 'report.pdf');
+      assert.equal((await store.getAttachment(mine.id))?.messageId, null);
+      const bens = await upload(r.id, ben);
+      const elsewhere = await upload(other.id, ana);
+      for (const id of [bens.id, elsewhere.id]) {
+        await assert.rejects(post(r.id, ana, 'x', { attachmentIds: [mine.id, id] }), StoreConflictError);
+      }
+      assert.equal((await store.getRoom(r.id))?.lastSeq, 0, 'a refused attachment stores nothing (its seq is given back)');
+      assert.equal((await store.getAttachment(mine.id))?.messageId, null);
+      const sent = await post(r.id, ana, '', { attachmentIds: [mine.id] });
+      assert.equal(sent.attachments[0]?.name, 'report.pdf');
+      await assert.rejects(post(r.id, ana, 'again', { attachmentIds: [mine.id] }), StoreConflictError, 'sent once');
+      await assert.rejects(post(r.id, ana, 'x', { replyToId: (await post(other.id, ana, 'there')).id }), StoreConflictError);
     });
 
     test('ping answers', async () => {
