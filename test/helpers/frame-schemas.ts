@@ -126,7 +126,6 @@ export const ERROR_CODES = [
   'empty_message',
   'too_long',
   'bad_request',
-  'unauthenticated',
   'not_found',
   'forbidden',
   'rate_limited',
