@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { charCount, checkBody, checkRoomName, parseDisplayName, roomNameKey } from '../../src/chat/rules.js';
+import { charCount, checkBody, checkEmoji, checkRoomName, parseDisplayName, roomNameKey } from '../../src/chat/rules.js';
 import { ConfabError } from '../../src/errors.js';
 
 const code = (fn: () => unknown) => {
@@ -41,4 +41,18 @@ test('display names: trimmed, limited, no control characters; invalid means none
   for (const bad of [null, undefined, '', '   ', 'a'.repeat(33), 'a\u0000b', 'two  spaces', '<script>', 'x\u202ey']) {
     assert.equal(parseDisplayName(bad), null, String(bad));
   }
+});
+
+test('reactions: exactly one emoji of any kind; a bare symbol is stored fully qualified', () => {
+  for (const ok of ['👍', '👋🏽', '👨‍👩‍👧', '🇵🇹', '1️⃣', '❤️', '🏴󠁧󠁢󠁳󠁣󠁴󠁿']) assert.equal(checkEmoji(ok), ok, ok);
+  assert.equal(checkEmoji('❤'), '❤️', 'the same reaction however the keyboard spells it');
+  for (const bad of ['', 'a', '1', '👍👍', '👍 ', ':+1:', '<b>', '\u202E👍', 42, null, '👍'.repeat(20)]) {
+    assert.equal(code(() => checkEmoji(bad)), 'bad_request', JSON.stringify(bad));
+  }
+});
+
+test('an empty body is allowed only where the caller says (a message with files)', () => {
+  assert.equal(code(() => checkBody('', 10)), 'empty_message');
+  assert.equal(checkBody('', 10, true), '');
+  assert.equal(code(() => checkBody('x'.repeat(11), 10, true)), 'too_long');
 });
