@@ -123,7 +123,9 @@ const readableFor = (reader: CorpusUser | null) => (room: string) =>
  * order for `newest`, the same set for `relevance`. Returns the keys (SQLite's order) for further checks.
  */
 async function agree(text: string, f: Filters): Promise<string[]> {
-  const [a, b] = await Promise.all(sides.map(async (s) => (await s.store.searchMessages(queryFor(s, text, f))).map((h) => keyOf(s, h))));
+  const [a, b] = (await Promise.all(
+    sides.map(async (s) => (await s.store.searchMessages(queryFor(s, text, f))).map((h) => keyOf(s, h))),
+  )) as [string[], string[]];
   const q = queryFor(sides[0], text, { ...f, limit: ALL, offset: 0 });
   const expected = oracle(sides[0].messages, sides[0].loaded, readableFor(f.reader), q).map(corpusKey);
   const label = `${JSON.stringify(text)} ${JSON.stringify(f)}`;
@@ -136,7 +138,7 @@ async function agree(text: string, f: Filters): Promise<string[]> {
     if (f.limit === undefined) assert.deepEqual([...a].sort(), [...expected].sort(), `${label}: differs from the oracle`);
   }
   agreed++;
-  return a!;
+  return a;
 }
 
 describe('search: SQLite and PostgreSQL agree on the same corpus', () => {
