@@ -13,7 +13,11 @@ import { NewMessageDialog } from './new-message.js';
 import { Outbox, outboxKey, type OutboxEntry } from './outbox.js';
 import { lastSeenText, typingText } from './format.js';
 import { mentionedNames } from './mentions.js';
+import { setJumpHandler } from './jump.js';
+import type { MessageAction } from './message-actions.js';
+import { ReplyBar } from './reply.js';
 import {
+  DEFAULT_LIMITS,
   PERMANENT_SEND_ERRORS,
   type ChatMessage,
   type ClientFrame,
@@ -28,7 +32,7 @@ import {
   type User,
 } from './protocol.js';
 import { Cursors, ReceiptSender } from './receipts.js';
-import { RoomLog } from './room-log.js';
+import { excerptOf, RoomLog } from './room-log.js';
 import { roomTitle } from './rooms.js';
 import { roomFromPath } from './routes.js';
 import { SettingsDialog } from './settings.js';
@@ -58,6 +62,10 @@ const TYPING_SHOWN_MS = 6_000;
 const NOTIFY_MAX_AGE_MS = 120_000;
 /** After this many failed connection attempts in a row, ask the HTTP API whether the session is still valid. */
 const CHECK_SESSION_AFTER_FAILURES = 3;
+/** A jump to an old message loads at most this many older pages (of GAP_PAGE_SIZE) before giving up. */
+const JUMP_MAX_PAGES = 200;
+/** How long a jump waits for one history page (or for the connection) before giving up. */
+const JUMP_PAGE_WAIT_MS = 15_000;
 
 const PILL_TEXT: Record<ConnectionState, string> = {
   connecting: 'Connecting…',
@@ -107,6 +115,12 @@ export class App {
   private dividerAfter: number | null = null;
   private readonly badge = new Badge();
   private readonly activity: Activity;
+  private readonly replyBar: ReplyBar;
+  /** Unanswered `edit` / `delete` / `react` frames of the current socket: request id -> what it was. */
+  private readonly actions = new Map<string, string>();
+  /** Called at the end of every `history` answer (jumps wait for older pages with them). */
+  private historyWaiters: Array<() => void> = [];
+  private maxChars = DEFAULT_LIMITS.maxMessageChars;
 
   constructor(private readonly me: Me) {
     this.outbox = new Outbox(me.id);
@@ -166,6 +180,7 @@ export class App {
         this.renderRoom();
       },
       onScrolled: () => this.markRead(),
+      onAction: (action) => this.onAction(action),
     });
     this.composer = new Composer(
       byId<HTMLFormElement>('composer'),
@@ -178,6 +193,14 @@ export class App {
       () => this.membersOf(this.currentId),
       me.id,
     );
+    this.replyBar = new ReplyBar(byId<HTMLFormElement>('composer'), byId<HTMLTextAreaElement>('composer-input'));
+    // Up arrow in an empty composer edits my last message (as in Slack).
+    byId('composer-input').addEventListener('keydown', (event) => {
+      const input = event.currentTarget as HTMLTextAreaElement;
+      if (event.key !== 'ArrowUp' || event.defaultPrevented || input.value !== '' || event.altKey || event.ctrlKey || event.metaKey) return;
+      if (this.editLast()) event.preventDefault();
+    });
+    setJumpHandler((roomId, seq) => this.jumpTo(roomId, seq));
     this.showState(this.connection.state);
     window.addEventListener('popstate', () => void this.route());
     // Another tab of this browser changed the shared outbox: show its pending messages as they are now.
@@ -458,6 +481,7 @@ export class App {
 
   private onReady(hello: Extract<ServerFrame, { type: 'hello' }>): void {
     this.composer.setMaxChars(hello.limits.maxMessageChars);
+    this.maxChars = hello.limits.maxMessageChars;
     this.resetSocketState();
 
     // Every room of the sidebar resumes from its last seq; the server replays what was missed, then goes live.
@@ -486,6 +510,9 @@ export class App {
   private resetSocketState(): void {
     this.subscribed.clear();
     this.requests.clear();
+    // An action lost with its socket may or may not have been applied: its update (if any) comes on resume.
+    this.actions.clear();
+    this.wakeHistoryWaiters();
   }
 
   private showState(state: ConnectionState): void {
@@ -565,6 +592,11 @@ export class App {
         break;
       case 'history':
         this.onHistory(frame);
+        this.wakeHistoryWaiters();
+        break;
+      case 'done':
+        // The change itself arrives through the room's feed as an `update`.
+        this.actions.delete(frame.id);
         break;
       case 'ack':
         this.onAck(frame);
@@ -683,6 +715,10 @@ export class App {
           time: frame.time,
           clientMsgId: frame.clientMsgId,
           mentions: this.guessMentions(frame.room, entry.body),
+          editedAt: null,
+          deleted: false,
+          replyTo: this.replyRef(log, entry.replyTo),
+          reactions: [],
         },
       ]);
       this.healGap(frame.room);
@@ -692,6 +728,13 @@ export class App {
 
   private onError(frame: Extract<ServerFrame, { type: 'error' }>): void {
     if (frame.id !== undefined) this.requests.delete(frame.id);
+    const action = frame.id === undefined ? undefined : this.actions.get(frame.id);
+    if (action !== undefined) {
+      this.actions.delete(frame.id!);
+      this.showNotice(`Could not ${action}: ${frame.message}`);
+      return;
+    }
+    if (frame.id !== undefined && frame.id.startsWith('h')) this.wakeHistoryWaiters();
     if (frame.clientMsgId === undefined) return;
     if (PERMANENT_SEND_ERRORS.has(frame.code)) {
       const entry = this.outbox.remove(frame.clientMsgId);
@@ -708,7 +751,9 @@ export class App {
   private send(body: string): boolean {
     const room = this.currentId;
     if (room === null) return false;
-    const entry: OutboxEntry = { clientMsgId: newClientMsgId(), room, body, createdAt: Date.now() };
+    const replyTo = this.replyBar.current?.room === room ? this.replyBar.current.id : undefined;
+    const entry: OutboxEntry = { clientMsgId: newClientMsgId(), room, body, createdAt: Date.now(), ...(replyTo !== undefined ? { replyTo } : {}) };
+    this.replyBar.clear();
     // The message ends the "typing" the others see; typing again says so again at once.
     this.lastTypingSent.delete(room);
     // Stored before it is sent: if the page dies right now, the next load still sends it.
@@ -719,7 +764,108 @@ export class App {
   }
 
   private sendEntry(entry: OutboxEntry): void {
-    this.sendFrame({ type: 'send', room: entry.room, clientMsgId: entry.clientMsgId, body: entry.body });
+    this.sendFrame({
+      type: 'send',
+      room: entry.room,
+      clientMsgId: entry.clientMsgId,
+      body: entry.body,
+      ...(entry.replyTo !== undefined ? { replyTo: entry.replyTo } : {}),
+    });
+  }
+
+  /** What a reply sent here quotes, as the server would describe it (for the message shown at its ack). */
+  private replyRef(log: RoomLog, id: number | undefined): ChatMessage['replyTo'] {
+    const quoted = id === undefined ? undefined : log.byId(id);
+    if (quoted === undefined) return null;
+    const deleted = quoted.deleted === true;
+    return { id: quoted.id, seq: quoted.seq, authorId: quoted.authorId, author: quoted.author, excerpt: deleted ? '' : excerptOf(quoted.body), deleted };
+  }
+
+  // ---- edit, delete, react, reply, jump ----
+
+  /** Whether I may delete `m`: my own, or any in a room I own, or any as an admin. */
+  private mayDelete(roomId: number, m: ChatMessage): boolean {
+    if (m.deleted === true) return false;
+    return m.authorId === this.me.id || this.me.isAdmin || this.rooms.get(roomId)?.ownerId === this.me.id;
+  }
+
+  private onAction(action: MessageAction): void {
+    const room = this.currentId;
+    if (room === null) return;
+    switch (action.kind) {
+      case 'edit':
+        this.sendAction('edit your message', { type: 'edit', id: this.nextId('a'), room, messageId: action.message.id, body: action.body });
+        break;
+      case 'delete':
+        this.sendAction('delete the message', { type: 'delete', id: this.nextId('a'), room, messageId: action.message.id });
+        break;
+      case 'react':
+        this.sendAction('react', { type: 'react', id: this.nextId('a'), room, messageId: action.message.id, emoji: action.emoji, on: action.on });
+        break;
+      case 'reply':
+        this.replyBar.set(action.message);
+        break;
+      case 'jump':
+        this.jumpTo(room, action.seq).catch(() => this.showNotice('That message could not be found.'));
+        break;
+    }
+  }
+
+  private sendAction(what: string, frame: Extract<ClientFrame, { type: 'edit' | 'delete' | 'react' }>): void {
+    if (!this.sendFrame(frame)) {
+      this.showNotice(`Could not ${what}: not connected. Try again when the connection is back.`);
+      return;
+    }
+    this.actions.set(frame.id, what);
+  }
+
+  /** Opens the editor on my newest message of the room on screen that can still be edited. */
+  private editLast(): boolean {
+    if (this.currentId === null) return false;
+    const mine = this.logFor(this.currentId)
+      .sorted()
+      .filter((m) => m.authorId === this.me.id && m.deleted !== true);
+    const last = mine[mine.length - 1];
+    return last !== undefined && this.timeline.startEdit(last.seq);
+  }
+
+  private wakeHistoryWaiters(): void {
+    const waiters = this.historyWaiters;
+    this.historyWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves at the next `history` answer, error or lost socket, or after JUMP_PAGE_WAIT_MS. */
+  private nextHistoryEvent(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, JUMP_PAGE_WAIT_MS);
+      this.historyWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Opens `roomId` and shows message `seq` in its place: the first page is awaited, then older pages (as large
+   * as the server allows) until the message is held, and the view scrolls to it and highlights it.
+   */
+  private async jumpTo(roomId: number, seq: number): Promise<void> {
+    const room = this.rooms.get(roomId);
+    if (room === undefined) throw new Error('not a room of yours');
+    this.openRoom(room, 'push');
+    const log = this.logFor(roomId);
+    for (let pages = 0; pages < JUMP_MAX_PAGES; pages++) {
+      if (this.currentId !== roomId) throw new Error('another room was opened');
+      if (log.loaded && (log.messages.has(seq) || !log.hasOlder || log.minSeq <= seq)) break;
+      if (log.loaded && this.connection.isReady && !this.isRequested('older', roomId)) {
+        this.requestHistory('older', roomId, { before: log.minSeq, limit: GAP_PAGE_SIZE });
+        this.renderRoom();
+      }
+      await this.nextHistoryEvent();
+    }
+    this.renderRoom();
+    if (!this.timeline.reveal(seq)) throw new Error('no such message');
   }
 
   /** Sends every outbox entry again; the server answers a repeat with the message it already stored. */
@@ -769,6 +915,10 @@ export class App {
         dividerAfter: this.dividerAfter,
         statusOf: (seq) => this.cursors.status(roomId, seq, this.me.id, this.isOneToOne(room), (id) => this.nameOf(roomId, id)),
         mentionsOf: (m) => mentionedNames(m.mentions, (id) => this.membersOf(roomId).find((u) => u.id === id)?.username, m.body),
+        mayEdit: (m) => m.authorId === this.me.id && m.deleted !== true,
+        mayDelete: (m) => this.mayDelete(roomId, m),
+        nameOf: (id) => (id === this.me.id ? this.me.displayName : this.nameOf(roomId, id)),
+        maxChars: this.maxChars,
       },
       intent,
     );

@@ -9,7 +9,7 @@ import type { User } from './protocol.js';
 const CLOSE_AFTER_BLUR_MS = 150;
 
 /** `@` at the start or after a non-word character, then a username. */
-const MENTION = /(^|[^\p{L}\p{N}_])@([\p{L}\p{N}_.-]*[\p{L}\p{N}_])/gu;
+export const MENTION = /(^|[^\p{L}\p{N}_])@([\p{L}\p{N}_.-]*[\p{L}\p{N}_])/gu;
 
 /** The body of a message as nodes: text, with each `@name` of `mentioned` in a highlight span. */
 export function bodyNodes(body: string, mentioned: ReadonlySet<string>, myUsername: string): Node[] {

@@ -11,6 +11,8 @@ export interface OutboxEntry {
   body: string;
   /** When it was written (ms since epoch); orders the pending messages of a room. */
   createdAt: number;
+  /** The id of the message it answers, if any. */
+  replyTo?: number;
 }
 
 /** The localStorage key of a user's outbox (per user: what one account wrote is never sent as another). */

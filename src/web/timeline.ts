@@ -5,7 +5,10 @@
  */
 import { el, icon, ICONS } from './dom.js';
 import { dayKey, dayLabel, fullTime, nameHue, shortTime } from './format.js';
-import { bodyNodes } from './mentions.js';
+import { actionBar, confirmDelete, openEditor, wireTapToShowActions, type Editor, type MessageAction } from './message-actions.js';
+import { foldIfTall, messageBody } from './message-body.js';
+import { openEmojiPicker, reactionChips } from './reactions.js';
+import { replyQuote } from './reply.js';
 import type { OutboxEntry } from './outbox.js';
 import type { ChatMessage } from './protocol.js';
 import type { MessageStatus } from './receipts.js';
@@ -39,6 +42,13 @@ export interface TimelineSnapshot {
   statusOf(seq: number): MessageStatus;
   /** The `@names` of a message to highlight (lower case). */
   mentionsOf(m: ChatMessage): ReadonlySet<string>;
+  /** Whether I may edit (my own) and delete (my own, or any as the room's owner or an admin) a message. */
+  mayEdit(m: ChatMessage): boolean;
+  mayDelete(m: ChatMessage): boolean;
+  /** A member's display name (who reacted). */
+  nameOf(userId: number): string;
+  /** Longest text an edit may have. */
+  maxChars: number;
 }
 
 /** Where the view should be after a render. */
@@ -58,6 +68,8 @@ export interface TimelineEvents {
   onDismiss(clientMsgId: string): void;
   /** The view scrolled (what is in view may now be read). */
   onScrolled(): void;
+  /** The reader edited, deleted, reacted to or answered a message, or clicked a reply's quote. */
+  onAction(action: MessageAction): void;
 }
 
 /** Consecutive messages of one author within this window share one header. */
@@ -68,6 +80,8 @@ const NEAR_TOP_PX = 160;
 const NEAR_BOTTOM_PX = 48;
 /** Number of avatar colours in styles.css (.avatar.c0 … .c9). */
 const AVATAR_COLOURS = 10;
+/** How long a message jumped to stays highlighted. */
+const FLASH_MS = 2_000;
 
 interface Item {
   key: string;
@@ -75,6 +89,8 @@ interface Item {
   author: string | null;
   time: number;
   build(): HTMLElement;
+  /** What the element shows: when it changes (an edit, a reaction), the element is built again. */
+  version?: unknown;
 }
 
 /** The message list of the room on screen. */
@@ -83,6 +99,13 @@ export class Timeline {
   private snapshot: TimelineSnapshot | null = null;
   /** Whether the reader was at the newest message when last seen (kept across resizes). */
   private stuckToBottom = true;
+  /** What each element was built from (rebuilt when the message changes). */
+  private readonly versions = new Map<string, unknown>();
+  /** Long messages the reader unfolded ("Show more"), by seq. */
+  private readonly expanded = new Set<number>();
+  /** The inline editor open, if any. */
+  private editor: { seq: number; editor: Editor } | null = null;
+  private flashTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly scroller: HTMLElement,
@@ -99,6 +122,7 @@ export class Timeline {
       },
       { passive: true },
     );
+    wireTapToShowActions(list);
     // The view shrinks when a phone's keyboard opens or the window is resized: a reader at the newest
     // message stays there instead of being left a screen above it.
     new ResizeObserver(() => {
@@ -108,6 +132,10 @@ export class Timeline {
 
   /** Forgets every element (another room is about to be shown). */
   clear(): void {
+    this.editor?.editor.close();
+    this.editor = null;
+    this.expanded.clear();
+    this.versions.clear();
     this.elements.clear();
     this.list.replaceChildren();
     this.top.replaceChildren();
@@ -117,13 +145,21 @@ export class Timeline {
   /** Shows `snapshot`, keeping the reader's place according to `intent`. */
   render(snapshot: TimelineSnapshot, intent: ScrollIntent = 'follow'): void {
     const wasAtBottom = this.isAtBottom();
-    const anchor = intent === 'follow' && !wasAtBottom ? this.firstVisible() : null;
+    let anchor = intent === 'follow' && !wasAtBottom ? this.firstVisible() : null;
     const anchorTop = anchor?.offsetTop ?? 0;
+    const anchorKey = anchor === null ? undefined : [...this.elements].find(([, node]) => node === anchor)?.[0];
 
     this.snapshot = snapshot;
     this.renderTop(snapshot);
-    this.reconcile(this.items(snapshot));
+    const built = this.reconcile(this.items(snapshot));
     this.updateStatuses(snapshot);
+    // Measured once everything is in place: long messages fold before the scroll position is worked out.
+    for (const [key, node] of built) {
+      const seq = Number(key.slice(2));
+      if (key.startsWith('m:')) foldIfTall(node, this.expanded.has(seq), (open) => (open ? this.expanded.add(seq) : this.expanded.delete(seq)));
+    }
+    // The anchor itself may have been rebuilt (edited): follow its replacement.
+    if (anchor !== null && !anchor.isConnected && anchorKey !== undefined) anchor = this.elements.get(anchorKey) ?? null;
 
     const divider = intent === 'unread' ? this.list.querySelector<HTMLElement>('.unread-divider') : null;
     if (divider !== null) {
@@ -168,6 +204,43 @@ export class Timeline {
       text.textContent = status.state === 'read' ? status.label : '';
       node.querySelector('svg')!.replaceWith(icon(status.state === 'sent' ? TICK_ONE : TICK_TWO));
     }
+  }
+
+  /** Opens the inline editor on my message `seq` (Edit action, or Up arrow in an empty composer). */
+  startEdit(seq: number): boolean {
+    const s = this.snapshot;
+    const m = s?.messages.find((x) => x.seq === seq);
+    const node = this.elements.get(`m:${seq}`);
+    if (s === null || m === undefined || node === undefined || !s.mayEdit(m)) return false;
+    this.editor?.editor.close();
+    const editor = openEditor(
+      node,
+      m,
+      s.maxChars,
+      (body) => this.events.onAction({ kind: 'edit', message: m, body }),
+      () => {
+        if (this.editor?.seq !== seq) return;
+        this.editor = null;
+        // A change that arrived while editing was held back: show it now.
+        if (this.snapshot !== null) this.render(this.snapshot);
+      },
+    );
+    if (editor === null) return false;
+    this.editor = { seq, editor };
+    return true;
+  }
+
+  /** Scrolls message `seq` into the middle of the view and highlights it for a moment; false when not shown. */
+  reveal(seq: number): boolean {
+    const node = this.elements.get(`m:${seq}`);
+    if (node === undefined) return false;
+    node.scrollIntoView({ block: 'center' });
+    this.stuckToBottom = this.isAtBottom();
+    for (const old of this.list.querySelectorAll('.msg--flash')) old.classList.remove('msg--flash');
+    node.classList.add('msg--flash');
+    clearTimeout(this.flashTimer);
+    this.flashTimer = setTimeout(() => node.classList.remove('msg--flash'), FLASH_MS);
+    return true;
   }
 
   /** Whether the newest message is in view. */
@@ -253,7 +326,7 @@ export class Timeline {
       }
       // Grouped by person (id and name: a guest has no id, and a renamed user starts a new group).
       const author = `${m.authorId ?? 'guest'}:${m.author}`;
-      items.push({ key: `m:${m.seq}`, author, time, build: () => buildMessage(m, m.authorId !== null && m.authorId === s.myId, s) });
+      items.push({ key: `m:${m.seq}`, author, time, version: m, build: () => buildMessage(m, m.authorId !== null && m.authorId === s.myId, s, this.hooks(m)) });
     }
     const sends = [
       ...s.pending.map((entry) => ({ entry, error: null as string | null })),
@@ -273,22 +346,43 @@ export class Timeline {
     return items;
   }
 
-  /** Makes the list's children equal `items`, reusing the elements of keys already shown. */
-  private reconcile(items: Item[]): void {
+  /** What a message's controls do. */
+  private hooks(m: ChatMessage): MessageHooks {
+    return {
+      onAction: (action) => this.events.onAction(action),
+      startEdit: () => this.startEdit(m.seq),
+    };
+  }
+
+  /**
+   * Makes the list's children equal `items`, reusing the elements of keys already shown (rebuilt when their
+   * version changed, except the one being edited). Returns the elements built this time.
+   */
+  private reconcile(items: Item[]): Map<string, HTMLElement> {
+    const built = new Map<string, HTMLElement>();
     const wanted = new Set(items.map((i) => i.key));
     for (const [key, node] of this.elements) {
       if (!wanted.has(key)) {
         node.remove();
         this.elements.delete(key);
+        this.versions.delete(key);
       }
     }
     let cursor = this.list.firstElementChild;
     let previous: Item | null = null;
     for (const item of items) {
       let node = this.elements.get(item.key);
-      if (node === undefined) {
-        node = item.build();
+      const stale = node !== undefined && this.versions.get(item.key) !== item.version && node.dataset.editing === undefined;
+      if (node === undefined || stale) {
+        const fresh = item.build();
+        if (node !== undefined) {
+          if (node === cursor) cursor = fresh;
+          node.replaceWith(fresh);
+        }
+        node = fresh;
         this.elements.set(item.key, node);
+        this.versions.set(item.key, item.version);
+        built.set(item.key, node);
       }
       // Same author, close in time, nothing in between: show as a continuation without its own header.
       const continues =
@@ -301,7 +395,14 @@ export class Timeline {
       else this.list.insertBefore(node, cursor);
       previous = item;
     }
+    return built;
   }
+}
+
+/** What the controls of one message call. */
+interface MessageHooks {
+  onAction(action: MessageAction): void;
+  startEdit(): void;
 }
 
 function buildDivider(date: Date): HTMLElement {
@@ -344,7 +445,7 @@ function buildUnreadDivider(): HTMLElement {
   });
 }
 
-function buildMessage(m: ChatMessage, mine: boolean, s: TimelineSnapshot): HTMLElement {
+function buildMessage(m: ChatMessage, mine: boolean, s: TimelineSnapshot, hooks: MessageHooks): HTMLElement {
   const date = new Date(m.time);
   const time = el('time', {
     className: 'msg-time',
@@ -359,11 +460,30 @@ function buildMessage(m: ChatMessage, mine: boolean, s: TimelineSnapshot): HTMLE
       })
     : null;
   const { gutter, head } = frame(m.author, date, [time]);
-  const mentionsMe = !mine && (m.mentions ?? []).includes(s.myId);
-  const body = el('div', { className: 'msg-body', attrs: { 'data-testid': 'message-body' } });
-  body.append(...bodyNodes(m.body, s.mentionsOf(m), s.myUsername));
+  const deleted = m.deleted === true;
+  const mentionsMe = !mine && !deleted && (m.mentions ?? []).includes(s.myId);
+  const body = messageBody(m, { mentioned: s.mentionsOf(m), myUsername: s.myUsername });
+  const react = (anchor: HTMLElement) =>
+    openEmojiPicker(anchor, (emoji) => {
+      const on = !(m.reactions ?? []).some((r) => r.emoji === emoji && r.users.includes(s.myId));
+      hooks.onAction({ kind: 'react', message: m, emoji, on });
+    });
+  const quote = m.replyTo === null || m.replyTo === undefined ? null : replyQuote(m.replyTo, () => hooks.onAction({ kind: 'jump', seq: m.replyTo!.seq }));
+  const reactions = deleted
+    ? null
+    : reactionChips(m.reactions ?? [], s.myId, (id) => s.nameOf(id), (emoji, on) => hooks.onAction({ kind: 'react', message: m, emoji, on }), react);
+  const actions = deleted
+    ? null
+    : actionBar({
+        mayEdit: s.mayEdit(m),
+        mayDelete: s.mayDelete(m),
+        onReact: react,
+        onReply: () => hooks.onAction({ kind: 'reply', message: m }),
+        onEdit: () => hooks.startEdit(),
+        onDelete: () => void confirmDelete(m, mine).then((yes) => yes && hooks.onAction({ kind: 'delete', message: m })),
+      });
   return el('li', {
-    className: `msg${mine ? ' msg--mine' : ''}${mentionsMe ? ' msg--mention' : ''}`,
+    className: `msg${mine ? ' msg--mine' : ''}${mentionsMe ? ' msg--mention' : ''}${deleted ? ' msg--deleted' : ''}`,
     attrs: {
       'data-testid': 'message',
       'data-seq': String(m.seq),
@@ -375,8 +495,9 @@ function buildMessage(m: ChatMessage, mine: boolean, s: TimelineSnapshot): HTMLE
       gutter,
       el('div', {
         className: 'msg-main',
-        children: [head, body, ticks],
+        children: [head, quote, body, reactions, ticks],
       }),
+      actions,
     ],
   });
 }
