@@ -38,6 +38,8 @@ const schema = z.object({
   MESSAGE_RATE_LIMIT: int(1, 1_000_000).default(30),
   MESSAGE_RATE_WINDOW_MS: int(100, 3_600_000).default(10_000),
   PRESENCE_TTL_S: int(1, 3600).default(30),
+  MAX_UPLOAD_BYTES: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
+  UPLOAD_DIR: z.string().min(1).default('./data/uploads'),
 });
 
 /** Every environment variable Confab reads (README.md's configuration table lists each). */
@@ -75,6 +77,10 @@ export interface Config {
   messageRateWindowMs: number;
   /** With Redis: an instance that stops refreshing presence (it died) stops counting within this many seconds. */
   presenceTtlS: number;
+  /** Largest attachment accepted; a larger upload is cut off while streaming and refused with `too_large`. */
+  maxUploadBytes: number;
+  /** Folder of the disk attachment storage (created on start). */
+  uploadDir: string;
 }
 
 /** Raised for an invalid environment; its message names every offending variable. */
@@ -119,5 +125,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     messageRateLimit: v.MESSAGE_RATE_LIMIT,
     messageRateWindowMs: v.MESSAGE_RATE_WINDOW_MS,
     presenceTtlS: v.PRESENCE_TTL_S,
+    maxUploadBytes: v.MAX_UPLOAD_BYTES,
+    uploadDir: v.UPLOAD_DIR,
   };
 }

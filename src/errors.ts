@@ -25,6 +25,8 @@ export const ERROR_CATALOGUE = {
   weak_password: { httpStatus: 400, message: 'Password does not meet the policy' },
   bad_origin: { httpStatus: 403, message: 'Cross-origin request refused' },
   rate_limited: { httpStatus: 429, message: 'Too many requests; slow down' },
+  too_large: { httpStatus: 413, message: 'The file is larger than the upload limit' },
+  unsupported_type: { httpStatus: 415, message: 'That type of file is not accepted' },
   store_unavailable: { httpStatus: 503, message: 'Storage is unavailable; try again' },
   shutting_down: { httpStatus: 503, message: 'The server is shutting down; try again' },
   internal: { httpStatus: 500, message: 'Internal error' },

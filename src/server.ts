@@ -5,6 +5,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
+import { AttachmentService } from './attachments/attachment-service.js';
+import { DiskStorage } from './attachments/disk-storage.js';
 import { AccountService } from './chat/accounts.js';
 import { ChatService } from './chat/chat-service.js';
 import { MessageChanges } from './chat/message-changes.js';
@@ -47,6 +49,13 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   const chat = new ChatService(store, layer, { maxMessageChars: config.maxMessageChars }, rateLimits, log);
   const changes = new MessageChanges(store, chat, { maxMessageChars: config.maxMessageChars }, log);
   const accounts = new AccountService(store, layer, rateLimits, config.sessionTtlMs, log);
+  const attachments = new AttachmentService(
+    store,
+    chat,
+    await DiskStorage.open(config.uploadDir),
+    { maxUploadBytes: config.maxUploadBytes },
+    log,
+  );
   const receipts = new ReceiptService(store, layer, log);
   const presence = new PresenceService(store, openPresence(config, log), layer, log);
   const hub = new Hub(chat, receipts, presence, log);
@@ -59,6 +68,7 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
     chat,
     changes,
     accounts,
+    attachments,
     originPolicy,
     layer,
     store,

@@ -11,10 +11,12 @@ import type { ChatService } from '../chat/chat-service.js';
 import type { MessageChanges } from '../chat/message-changes.js';
 import type { OriginPolicy } from '../access/origin.js';
 import type { AccountService } from '../chat/accounts.js';
+import type { AttachmentService } from '../attachments/attachment-service.js';
 import type { ChannelLayer } from '../layer/layer.js';
 import { ConfabError, toConfabError } from '../errors.js';
 import { StoreUnavailableError } from '../store/store.js';
 import { authPlugin } from './auth.js';
+import { attachmentRoutes } from './routes/attachments.js';
 import { authRoutes } from './routes/auth.js';
 import type { Store } from '../store/store.js';
 import { healthRoutes } from './routes/health.js';
@@ -30,6 +32,7 @@ export interface HttpDeps {
   chat: ChatService;
   changes: MessageChanges;
   accounts: AccountService;
+  attachments: AttachmentService;
   layer: ChannelLayer;
   originPolicy: OriginPolicy;
   store: Store;
@@ -90,6 +93,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { store: deps.store, layer: deps.layer });
   await app.register(authRoutes, { accounts: deps.accounts, prefix: '/api' });
   await app.register(roomRoutes, { chat: deps.chat, accounts: deps.accounts, prefix: '/api' });
+  await app.register(attachmentRoutes, { attachments: deps.attachments, prefix: '/api' });
   await app.register(searchRoutes, { search: new SearchService(deps.store, deps.chat), prefix: '/api' });
   await app.register(messageRoutes, { chat: deps.chat, changes: deps.changes, prefix: '/api' });
 

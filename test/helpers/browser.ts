@@ -76,6 +76,7 @@ export class E2EServer {
       PORT: '0',
       HOST: '127.0.0.1',
       DATABASE_URL: `sqlite:${path.join(dir, 'confab.db')}`,
+      UPLOAD_DIR: path.join(dir, 'uploads'),
       LOG_LEVEL: 'silent',
       // Bulk history seeding must not hit the per-user message limit.
       MESSAGE_RATE_LIMIT: '100000',

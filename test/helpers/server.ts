@@ -320,6 +320,7 @@ export class TestServer {
       PORT: '0',
       HOST: '127.0.0.1',
       DATABASE_URL: `sqlite:${path.join(dir, 'confab.db')}`,
+      UPLOAD_DIR: path.join(dir, 'uploads'),
       LOG_LEVEL: 'silent',
       TRUST_PROXY: 'true',
       ...env,
