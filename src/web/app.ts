@@ -4,6 +4,7 @@
  */
 import { ApiError, createRoom, fetchMe, fetchMembers, fetchPublicRooms, fetchRooms, joinRoom, setNotifyLevel, signOut } from './api.js';
 import { Activity, Badge, beep, clearToasts, isLooking, notificationsAllowed, notify, soundEnabled, toast } from './attention.js';
+import { AttachmentTray } from './attachments.js';
 import { BrowseDialog } from './browse.js';
 import { Composer } from './composer.js';
 import { Connection, type ConnectionState } from './connection.js';
@@ -116,6 +117,8 @@ export class App {
   private readonly badge = new Badge();
   private readonly activity: Activity;
   private readonly replyBar: ReplyBar;
+  /** The files the composer of each room will send with the next message. */
+  private readonly tray: AttachmentTray;
   /** Unanswered `edit` / `delete` / `react` frames of the current socket: request id -> what it was. */
   private readonly actions = new Map<string, string>();
   /** Called at the end of every `history` answer (jumps wait for older pages with them). */
@@ -194,6 +197,10 @@ export class App {
       me.id,
     );
     this.replyBar = new ReplyBar(byId<HTMLFormElement>('composer'), byId<HTMLTextAreaElement>('composer-input'));
+    this.tray = new AttachmentTray(
+      { form: byId<HTMLFormElement>('composer'), input: byId<HTMLTextAreaElement>('composer-input'), dropZone: byId('room-view') },
+      (hasReady) => this.composer.setHasAttachments(hasReady),
+    );
     // Up arrow in an empty composer edits my last message (as in Slack).
     byId('composer-input').addEventListener('keydown', (event) => {
       const input = event.currentTarget as HTMLTextAreaElement;
@@ -361,6 +368,7 @@ export class App {
     byId('empty-state').hidden = true;
     byId('room-view').hidden = false;
     this.composer.setRoom(roomTitle(room, this.me.id), !isNarrow());
+    this.tray.setRoom(room.id);
     this.timeline.clear();
     this.renderRoom('unread');
     this.renderSidebar();
@@ -719,6 +727,7 @@ export class App {
           deleted: false,
           replyTo: this.replyRef(log, entry.replyTo),
           reactions: [],
+          attachments: entry.attachments ?? [],
         },
       ]);
       this.healGap(frame.room);
@@ -751,13 +760,27 @@ export class App {
   private send(body: string): boolean {
     const room = this.currentId;
     if (room === null) return false;
+    if (this.tray.busy(room)) {
+      this.showNotice('Wait for the files to finish uploading, then send.');
+      return false;
+    }
     const replyTo = this.replyBar.current?.room === room ? this.replyBar.current.id : undefined;
-    const entry: OutboxEntry = { clientMsgId: newClientMsgId(), room, body, createdAt: Date.now(), ...(replyTo !== undefined ? { replyTo } : {}) };
+    // The uploads go with the entry, so a resend (after a reload too) carries the same ones.
+    const attachments = this.tray.ready(room);
+    const entry: OutboxEntry = {
+      clientMsgId: newClientMsgId(),
+      room,
+      body,
+      createdAt: Date.now(),
+      ...(replyTo !== undefined ? { replyTo } : {}),
+      ...(attachments.length > 0 ? { attachments } : {}),
+    };
     this.replyBar.clear();
     // The message ends the "typing" the others see; typing again says so again at once.
     this.lastTypingSent.delete(room);
     // Stored before it is sent: if the page dies right now, the next load still sends it.
     this.outbox.add(entry);
+    this.tray.clear(room);
     this.sendEntry(entry);
     this.renderRoom('bottom');
     return true;
@@ -770,6 +793,7 @@ export class App {
       clientMsgId: entry.clientMsgId,
       body: entry.body,
       ...(entry.replyTo !== undefined ? { replyTo: entry.replyTo } : {}),
+      ...(entry.attachments !== undefined && entry.attachments.length > 0 ? { attachments: entry.attachments.map((a) => a.id) } : {}),
     });
   }
 

@@ -14,6 +14,8 @@ const COUNTER_FROM = 0.8;
 /** The composer of the room on screen. */
 export class Composer {
   private maxChars = DEFAULT_LIMITS.maxMessageChars;
+  /** Files are ready to go: a message with an empty text may be sent then. */
+  private hasAttachments = false;
   private readonly autocomplete: MentionAutocomplete;
 
   constructor(
@@ -60,6 +62,12 @@ export class Composer {
     this.refresh();
   }
 
+  /** Says whether files are ready to send with the next message (they make an empty text sendable). */
+  setHasAttachments(on: boolean): void {
+    this.hasAttachments = on;
+    this.refresh();
+  }
+
   /**
    * Names the room (`#name`, or the people of a conversation) in the label and placeholder, and focuses the
    * input on devices with a real keyboard.
@@ -73,7 +81,7 @@ export class Composer {
 
   private submit(): void {
     const body = this.input.value;
-    if (body.trim().length === 0 || charCount(body) > this.maxChars) return;
+    if ((body.trim().length === 0 && !this.hasAttachments) || charCount(body) > this.maxChars) return;
     if (this.onSend(body)) {
       this.input.value = '';
       this.refresh();
@@ -91,6 +99,6 @@ export class Composer {
     const over = count > this.maxChars;
     this.counter.textContent = count >= this.maxChars * COUNTER_FROM ? `${count} / ${this.maxChars}` : '';
     this.counter.classList.toggle('is-over', over);
-    this.sendButton.disabled = over || input.value.trim().length === 0;
+    this.sendButton.disabled = over || (input.value.trim().length === 0 && !this.hasAttachments);
   }
 }

@@ -4,6 +4,8 @@
  * dedupes) until an `ack` or the stored message itself proves it arrived.
  */
 
+import type { Attachment } from './protocol.js';
+
 /** A message waiting for its `ack`. */
 export interface OutboxEntry {
   clientMsgId: string;
@@ -13,6 +15,8 @@ export interface OutboxEntry {
   createdAt: number;
   /** The id of the message it answers, if any. */
   replyTo?: number;
+  /** Uploaded files it carries (their ids go in the `send` frame; the rest shows them while pending). */
+  attachments?: Attachment[];
 }
 
 /** The localStorage key of a user's outbox (per user: what one account wrote is never sent as another). */

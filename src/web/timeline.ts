@@ -3,6 +3,7 @@
  * keyed reconciliation: an element is built once per message and only moved or removed afterwards, so live
  * updates cost little and the reader's scroll position can be kept exactly.
  */
+import { attachmentList } from './attachments.js';
 import { el, icon, ICONS } from './dom.js';
 import { dayKey, dayLabel, fullTime, nameHue, shortTime } from './format.js';
 import { actionBar, confirmDelete, openEditor, wireTapToShowActions, type Editor, type MessageAction } from './message-actions.js';
@@ -495,7 +496,7 @@ function buildMessage(m: ChatMessage, mine: boolean, s: TimelineSnapshot, hooks:
       gutter,
       el('div', {
         className: 'msg-main',
-        children: [head, quote, body, reactions, ticks],
+        children: [head, quote, body, deleted ? null : attachmentList(m.attachments), reactions, ticks],
       }),
       actions,
     ],
@@ -511,7 +512,11 @@ function buildPending(entry: OutboxEntry, author: string, error: string | null, 
   const { gutter, head } = frame(author, date, [status]);
   const main = el('div', {
     className: 'msg-main',
-    children: [head, el('div', { className: 'msg-body', text: entry.body, attrs: { 'data-testid': 'message-body' } })],
+    children: [
+      head,
+      el('div', { className: 'msg-body', text: entry.body, attrs: { 'data-testid': 'message-body' } }),
+      attachmentList(entry.attachments),
+    ],
   });
   if (error !== null) {
     const dismiss = el('button', { className: 'link-button', text: 'Dismiss', attrs: { type: 'button', 'data-testid': 'dismiss' } });
