@@ -3,6 +3,7 @@
  * browser adds the `Origin` header the server checks on every change.
  */
 import type { ApiToken, Me, NotifyLevel, Room, User } from './protocol.js';
+import type { SearchPage } from './search-results.js';
 
 /** An API answer that was not a success, with the server's human message. */
 export class ApiError extends Error {
@@ -125,6 +126,11 @@ export async function setNotifyLevel(id: number, level: NotifyLevel): Promise<vo
 /** `PUT /api/me/settings`. */
 export async function updateSettings(settings: { privateReceipts?: boolean }): Promise<Me> {
   return ((await put('/api/me/settings', settings)) as { user: Me }).user;
+}
+
+/** `GET /api/search`: one page of the messages matching the query (docs/api.md, "Search"). */
+export async function searchMessages(params: URLSearchParams): Promise<SearchPage> {
+  return (await get(`/api/search?${params.toString()}`)) as SearchPage;
 }
 
 function put(path: string, body: unknown): Promise<unknown> {

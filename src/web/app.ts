@@ -15,6 +15,7 @@ import { Outbox, outboxKey, type OutboxEntry } from './outbox.js';
 import { lastSeenText, typingText } from './format.js';
 import { mentionedNames } from './mentions.js';
 import { setJumpHandler } from './jump.js';
+import { SearchPanel } from './search.js';
 import type { MessageAction } from './message-actions.js';
 import { ReplyBar } from './reply.js';
 import {
@@ -208,6 +209,17 @@ export class App {
       if (this.editLast()) event.preventDefault();
     });
     setJumpHandler((roomId, seq) => this.jumpTo(roomId, seq));
+    // Search: a result in a public room the user has not joined opens once joined (as Browse would).
+    new SearchPanel({
+      rooms: () => [...this.rooms.values()],
+      roomLabel: (r) => {
+        const known = this.rooms.get(r.id);
+        return known !== undefined ? roomTitle(known, me.id) : `#${r.name}`;
+      },
+      prepare: async (roomId) => {
+        if (!this.rooms.has(roomId)) this.addAndOpen(await joinRoom(roomId));
+      },
+    });
     this.showState(this.connection.state);
     window.addEventListener('popstate', () => void this.route());
     // Another tab of this browser changed the shared outbox: show its pending messages as they are now.
