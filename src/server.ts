@@ -47,8 +47,6 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   const layer = openLayer(config, log);
   const rateLimits = new RateLimits(config.messageRateLimit, config.messageRateWindowMs);
   const chat = new ChatService(store, layer, { maxMessageChars: config.maxMessageChars }, rateLimits, log);
-  const changes = new MessageChanges(store, chat, { maxMessageChars: config.maxMessageChars }, log);
-  const accounts = new AccountService(store, layer, rateLimits, config.sessionTtlMs, log);
   const attachments = new AttachmentService(
     store,
     chat,
@@ -56,6 +54,9 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
     { maxUploadBytes: config.maxUploadBytes },
     log,
   );
+  // A deleted message's files are removed from storage once the delete is committed.
+  const changes = new MessageChanges(store, chat, { maxMessageChars: config.maxMessageChars }, log, attachments);
+  const accounts = new AccountService(store, layer, rateLimits, config.sessionTtlMs, log);
   const receipts = new ReceiptService(store, layer, log);
   const presence = new PresenceService(store, openPresence(config, log), layer, log);
   const hub = new Hub(chat, receipts, presence, log);

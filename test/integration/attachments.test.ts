@@ -264,3 +264,19 @@ test('uploads are changes: a cookie-authenticated upload from a foreign Origin i
   assert.equal(json.status, 400);
   assert.equal(apiError(json).code, 'bad_request');
 });
+
+test('deleting a message deletes its files: downloads answer 404 and the bytes leave UPLOAD_DIR', async () => {
+  const ana = await server.user('Ana');
+  const room = await server.createRoom('short-lived', { as: ana });
+  const before = await storedFiles();
+  const a = attachmentOf(await upload(ana, room.id, { name: 'gone.png', type: 'image/png', bytes: await png(30, 20) }));
+  assert.equal((await storedFiles()).length, before.length + 2, 'the file and its thumbnail');
+  const message = await sendWith(ana, room.id, [a.id], 'soon gone');
+  const deleted = await server.api('DELETE', `/api/rooms/${room.id}/messages/${message.id}`, { as: ana });
+  assert.equal(deleted.status, 204, JSON.stringify(deleted.json));
+  for (const url of [a.url, a.thumbnailUrl!]) assert.equal((await download(ana, url)).status, 404, url);
+  // The bytes go right after the commit, without holding up the answer: wait for them (bounded).
+  const deadline = Date.now() + 10_000;
+  while ((await storedFiles()).length !== before.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(await storedFiles(), before);
+});
