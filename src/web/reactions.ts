@@ -123,6 +123,12 @@ class EmojiPicker {
       const target = event.target as Node;
       if (!this.root.hidden && !this.root.contains(target) && !this.opener?.contains(target)) this.close();
     });
+    // The page reflowed (window resized, phone rotated): stay next to the button, or close if it is gone.
+    window.addEventListener('resize', () => {
+      if (this.root.hidden) return;
+      if (this.opener?.isConnected === true) this.place(this.opener);
+      else this.close();
+    });
     this.root.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') {
         event.stopPropagation();
@@ -137,6 +143,13 @@ class EmojiPicker {
     this.input.value = '';
     this.error.textContent = '';
     this.root.hidden = false;
+    // The message keeps its action bar (and so the button the picker hangs from) while the picker is open.
+    anchor.closest('.msg')?.classList.add('is-active');
+    this.place(anchor);
+    this.root.querySelector<HTMLElement>('.emoji-option')?.focus();
+  }
+
+  private place(anchor: HTMLElement): void {
     // Below the button, or above it when there is no room below; never past the viewport's sides.
     const box = anchor.getBoundingClientRect();
     const size = this.root.getBoundingClientRect();
@@ -145,7 +158,6 @@ class EmojiPicker {
     const left = Math.min(Math.max(PICKER_GAP_PX, box.right - size.width), window.innerWidth - size.width - PICKER_GAP_PX);
     this.root.style.top = `${top}px`;
     this.root.style.left = `${Math.max(PICKER_GAP_PX, left)}px`;
-    this.root.querySelector<HTMLElement>('.emoji-option')?.focus();
   }
 
   close(): void {
@@ -154,6 +166,7 @@ class EmojiPicker {
     const opener = this.opener;
     this.opener = null;
     this.onPick = null;
+    opener?.closest('.msg')?.classList.remove('is-active');
     if (opener?.isConnected === true && this.root.contains(document.activeElement)) opener.focus();
   }
 
