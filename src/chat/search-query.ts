@@ -12,7 +12,10 @@ import { ConfabError } from '../errors.js';
 import type { SearchClause } from '../store/store.js';
 import { queryWords } from './search-words.js';
 
-/** Longest query string accepted, in UTF-16 units (a search box, not a document). */
+/**
+ * Longest query string accepted, in UTF-16 units (a search box, not a document). Kept well below what makes a
+ * single word longer than PostgreSQL's 2047-byte lexeme limit (about 680 characters of three UTF-8 bytes).
+ */
 export const MAX_SEARCH_QUERY_CHARS = 256;
 /** Most words in one query (each is one more index lookup to intersect). */
 export const MAX_SEARCH_WORDS = 12;
