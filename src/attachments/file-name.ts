@@ -29,9 +29,9 @@ const cut = (s: string, max: number): string => Array.from(s).slice(0, max).join
 export function safeFileName(raw: string, kind: FileKind): string {
   const base = raw.normalize('NFC').split(/[/\\]/).pop() ?? '';
   let name = base
+    .replace(/\s+/g, ' ') // first, so that a tab or line break separates words instead of vanishing
     .replace(INVISIBLE, '')
     .replace(RESERVED, '_')
-    .replace(/\s+/g, ' ')
     .replace(/^[\s.]+|[\s.]+$/g, '');
   if (name === '') name = FALLBACK_NAME;
   let ext = extensionOf(name);
