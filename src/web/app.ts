@@ -18,6 +18,7 @@ import { setJumpHandler } from './jump.js';
 import { SearchPanel } from './search.js';
 import type { MessageAction } from './message-actions.js';
 import { ReplyBar } from './reply.js';
+import { stripBidiControls } from './rich-text.js';
 import {
   DEFAULT_LIMITS,
   PERMANENT_SEND_ERRORS,
@@ -367,6 +368,8 @@ export class App {
     if (this.currentId === room.id) return;
 
     this.currentId = room.id;
+    // A reply belongs to the room it was started in.
+    this.replyBar.clear();
     clearToasts(room.id);
     const log = this.logFor(room.id);
     const unread = this.unreadCounts(room.id).unread;
@@ -1177,7 +1180,9 @@ export class App {
     if (room === undefined || !this.wantsAlert(room, m)) return;
     if (m.seq <= this.myRead(roomId) || Date.now() - Date.parse(m.time) > NOTIFY_MAX_AGE_MS) return;
     const where = room.kind === 'direct' ? m.author : `${m.author} in #${room.name}`;
-    const body = m.body.length > 200 ? `${m.body.slice(0, 200)}…` : m.body;
+    // Plain text outside the page's control: no direction tricks (see rich-text.ts).
+    const text = stripBidiControls(m.body);
+    const body = text.length > 200 ? `${text.slice(0, 200)}…` : text;
     const open = () => {
       const current = this.rooms.get(roomId);
       if (current !== undefined) this.openRoom(current, 'push');
