@@ -21,7 +21,10 @@ export function wordsOf(text: string): WordAt[] {
   return [...text.matchAll(WORD)].map((m) => ({ word: m[0].toLowerCase(), start: m.index, end: m.index + m[0].length }));
 }
 
-/** The lower-cased words of a query fragment (NFC, as bodies are stored). */
+/**
+ * The lower-cased words of a query fragment, in NFC (what keyboards and browsers produce; bodies are stored
+ * verbatim, so one written in another normal form is found by its words as written).
+ */
 export function queryWords(text: string): string[] {
   return [...text.normalize('NFC').matchAll(WORD)].map((m) => m[0].toLowerCase());
 }

@@ -4,6 +4,7 @@
  * marks the words that matched. The store decides what matches; the highlights are computed here, from the
  * same definition of a word the stores index (search-words.ts), so they are the same whichever store answered.
  */
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { ConfabError } from '../errors.js';
 import type { MessageRecord, RoomRecord, SearchQuery, SearchSort, Store } from '../store/store.js';
 import { usernameKey } from './accounts.js';
@@ -18,6 +19,12 @@ export const SEARCH_PAGE_DEFAULT = 20;
 export const SEARCH_PAGE_MAX = 50;
 /** Deepest offset served: ranking every match to page far down costs the database, and nobody reads page 50. */
 export const MAX_SEARCH_OFFSET = 1000;
+
+/**
+ * Searches one user may run per minute on one instance. Typing runs one per pause, far below this; a script
+ * searching in a loop is slowed down, since each search costs the database more than a message does.
+ */
+export const SEARCHES_PER_USER_PER_MINUTE = 240;
 
 export const SEARCH_SORTS: readonly SearchSort[] = ['relevance', 'newest'];
 
@@ -52,6 +59,8 @@ export interface SearchPage {
 }
 
 export class SearchService {
+  private readonly limiter = new RateLimiterMemory({ points: SEARCHES_PER_USER_PER_MINUTE, duration: 60 });
+
   constructor(
     private readonly store: Store,
     private readonly chat: ChatService,
@@ -60,9 +69,14 @@ export class SearchService {
   /**
    * One page of the messages `p` may read that match the request. A query with no words and no filter finds
    * nothing (a query of only punctuation is not an error); unknown or unreadable rooms and unknown authors are
-   * `not_found`; malformed fields are `bad_request`.
+   * `not_found`; malformed fields are `bad_request`; past SEARCHES_PER_USER_PER_MINUTE, `rate_limited`.
    */
   async search(p: Principal, req: SearchRequest): Promise<SearchPage> {
+    await this.limiter.consume(p.userId !== null ? `u${p.userId}` : `g${p.username}`).catch((err: unknown) => {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      const retryAfterMs = Math.max(1, Math.ceil(err.msBeforeNext));
+      throw new ConfabError('rate_limited', `Searching too fast; try again in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs });
+    });
     const parsed = parseSearch(req.q);
     const sort = (req.sort ?? 'relevance') as SearchSort;
     if (!SEARCH_SORTS.includes(sort)) throw new ConfabError('bad_request', `"sort" must be one of ${SEARCH_SORTS.join(', ')}`);

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ConfabError } from '../../src/errors.js';
 import { parseSearch } from '../../src/chat/search-query.js';
+import { SEARCHES_PER_USER_PER_MINUTE } from '../../src/chat/search.js';
 import { PostgresStore } from '../../src/store/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { SearchHit, SearchQuery, SearchSort, Store } from '../../src/store/store.js';
@@ -379,6 +380,16 @@ describe('search over HTTP: GET /api/search', () => {
       assert.equal(r.status, 200, `${JSON.stringify(q)}: ${JSON.stringify(r.json)}`);
       assert.deepEqual(resultsOf(r), { results: [], hasMore: false });
     }
+  });
+
+  test('a user searching in a loop is slowed down with rate_limited and Retry-After', async () => {
+    const looper = await server.signUp('looper_search');
+    for (let i = 0; i < SEARCHES_PER_USER_PER_MINUTE; i++) assert.equal((await search(looper, { q: `loop${i}` })).status, 200);
+    const refused = await search(looper, { q: 'one more' });
+    assert.equal(refused.status, 429);
+    assert.equal(apiError(refused).code, 'rate_limited');
+    assert.ok(Number(refused.headers.get('retry-after')) > 0);
+    assert.equal((await search(ana, { q: 'others are not slowed' })).status, 200);
   });
 
   test('pages: limit, offset and hasMore', async () => {
