@@ -195,6 +195,14 @@ export class AttachmentTray {
       event.preventDefault();
       this.add([...(event.dataTransfer?.files ?? [])]);
     });
+    // A file dropped anywhere else would make the browser open it in place of the app: ignore it instead.
+    for (const type of ['dragover', 'drop'] as const) {
+      window.addEventListener(type, (event) => {
+        if (!carriesFiles(event) || event.defaultPrevented) return;
+        event.preventDefault();
+        event.dataTransfer!.dropEffect = 'none';
+      });
+    }
   }
 
   /** Shows the pending uploads of the room now on screen. */
