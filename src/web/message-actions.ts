@@ -63,7 +63,10 @@ export function actionBar(choices: ActionChoices): HTMLElement {
  * and a tap elsewhere hides it again.
  */
 export function wireTapToShowActions(list: HTMLElement): void {
+  const touchOnly = window.matchMedia('(hover: none)');
   list.addEventListener('click', (event) => {
+    // With a mouse, hover shows the bar; a click is for selecting text and must not pin it.
+    if (!touchOnly.matches) return;
     const target = event.target as HTMLElement;
     if (target.closest('a, button, input, textarea, summary') !== null) return;
     const message = target.closest<HTMLElement>('.msg[data-seq]');

@@ -11,7 +11,10 @@ import {
   E2EServer,
   launchBrowser,
   openPage,
+  PHONE,
+  screenshot,
   screenshotBoth,
+  setSession,
   sendFromPage,
   waitForConnection,
   waitForMessage,
@@ -375,5 +378,32 @@ test('a very long message folds with "Show more" and unfolds with "Show less"', 
   } finally {
     await raw.close();
     await tp.context.close();
+  }
+});
+
+test('on a touch screen a tap on a message shows its actions, and a tap on another moves them', async () => {
+  const lea = await server.signUp('lea', 'Lea Phone');
+  const room = await server.createRoom(lea, 'touch');
+  const raw = await server.connect(lea);
+  const context = await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true, locale: 'en-GB', timezoneId: 'UTC' });
+  try {
+    await setSession(context, server.url, lea);
+    const page = await context.newPage();
+    await raw.post(room.id, 'tap me first');
+    await raw.post(room.id, 'then tap me');
+    await page.goto(`${server.url}/chat/touch/`);
+    await waitForMessage(page, 'then tap me');
+    const opacity = (text: string) => message(page, text).getByTestId('message-actions').evaluate((bar) => getComputedStyle(bar).opacity);
+    assert.equal(await opacity('tap me first'), '0');
+    await message(page, 'tap me first').getByTestId('message-body').tap();
+    assert.equal(await opacity('tap me first'), '1');
+    await message(page, 'tap me first').getByTestId('action-edit').waitFor();
+    await screenshot(page, 'message-actions-touch-phone');
+    await message(page, 'then tap me').getByTestId('message-body').tap();
+    assert.equal(await opacity('tap me first'), '0');
+    assert.equal(await opacity('then tap me'), '1');
+  } finally {
+    await raw.close();
+    await context.close();
   }
 });
