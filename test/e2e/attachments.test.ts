@@ -12,11 +12,13 @@ import {
   assertNoConsoleProblems,
   E2EServer,
   launchBrowser,
+  ME_UNAVAILABLE,
   openPage,
   screenshot,
   screenshotBoth,
   waitForConnection,
   waitForMessage,
+  WS_REFUSED,
 } from '../helpers/browser.js';
 
 /** A small limit, so the over-limit file stays small. */
@@ -178,5 +180,43 @@ test('attach by button, paste and drop; refusals explained on the chip; the othe
   } finally {
     await ana.context.close();
     await ben.context.close();
+  }
+});
+
+test('a message with files written while the server is down keeps them: shown pending, resent with the same uploads once back', async () => {
+  const opal = await server.signUp('opal', 'Opal');
+  const room = await server.createRoom(opal, 'outage-files');
+  const tp = await openPage(browser, `${server.url}/chat/outage-files/`, undefined, opal);
+  const { page } = tp;
+  try {
+    await waitForConnection(page);
+    await page.getByTestId('timeline-top').getByText('Beginning of #outage-files').waitFor();
+    await paste(page, [pageFile('minutes.txt', 'text/plain', 'Decisions: ship it.\n')]);
+    await waitForChips(page, 'ready', 1);
+
+    await server.stop();
+    await page.getByTestId('connection-state').filter({ hasText: /Reconnecting…|Offline/ }).waitFor();
+    await page.getByTestId('composer-input').fill('minutes attached');
+    await page.getByTestId('composer-input').press('Enter');
+    const pending = page.getByTestId('message-pending');
+    await pending.getByTestId('attachment-name').filter({ hasText: 'minutes.txt' }).waitFor();
+    const stored = (await page.evaluate((id) => localStorage.getItem(`confab.outbox.${id}`), opal.user.id)) ?? '';
+    assert.match(stored, /"attachments":\[\{"id":\d+,"name":"minutes.txt"/, 'the outbox keeps the uploads');
+
+    await server.restart();
+    await waitForConnection(page);
+    await waitForMessage(page, 'minutes attached');
+    await pending.waitFor({ state: 'detached' });
+    const { json } = await server.api(opal, 'GET', `/api/rooms/${room.id}/messages`);
+    const messages = (json as { messages: Array<{ body: string; attachments: Array<{ name: string }> }> }).messages;
+    assert.deepEqual(
+      messages.map((m) => [m.body, m.attachments.map((a) => a.name)]),
+      [['minutes attached', ['minutes.txt']]],
+      'stored once, with its file',
+    );
+    await page.getByTestId('message').getByTestId('attachment-name').filter({ hasText: 'minutes.txt' }).waitFor();
+    assertNoConsoleProblems(tp, [WS_REFUSED, ME_UNAVAILABLE]);
+  } finally {
+    await tp.context.close();
   }
 });
