@@ -1,6 +1,6 @@
 /**
- * @mentions: message bodies with `@username` highlighted (built from text nodes and spans, never HTML), and
- * the autocomplete of room members under the composer.
+ * @mentions: which names of a message are mentions (rich-text.ts highlights them), and the autocomplete of
+ * room members under the composer.
  */
 import { el } from './dom.js';
 import type { User } from './protocol.js';
@@ -8,33 +8,8 @@ import type { User } from './protocol.js';
 /** Delay between the input losing focus and the suggestion list closing. */
 const CLOSE_AFTER_BLUR_MS = 150;
 
-/** `@` at the start or after a non-word character, then a username. */
+/** `@` at the start or after a non-word character, then a username (rich-text.ts highlights these). */
 export const MENTION = /(^|[^\p{L}\p{N}_])@([\p{L}\p{N}_.-]*[\p{L}\p{N}_])/gu;
-
-/** The body of a message as nodes: text, with each `@name` of `mentioned` in a highlight span. */
-export function bodyNodes(body: string, mentioned: ReadonlySet<string>, myUsername: string): Node[] {
-  if (mentioned.size === 0 || !body.includes('@')) return [document.createTextNode(body)];
-  const nodes: Node[] = [];
-  let last = 0;
-  for (const match of body.matchAll(MENTION)) {
-    const name = match[2]!.toLowerCase();
-    if (!mentioned.has(name)) continue;
-    const start = match.index + match[1]!.length;
-    const end = start + 1 + match[2]!.length;
-    if (start > last) nodes.push(document.createTextNode(body.slice(last, start)));
-    const me = name === myUsername.toLowerCase();
-    nodes.push(
-      el('span', {
-        className: me ? 'mention mention--me' : 'mention',
-        text: body.slice(start, end),
-        attrs: { 'data-testid': 'mention' },
-      }),
-    );
-    last = end;
-  }
-  if (last < body.length) nodes.push(document.createTextNode(body.slice(last)));
-  return nodes;
-}
 
 /** Which `@names` of a message count as mentions: those of the users it mentions, when they are known. */
 export function mentionedNames(ids: readonly number[] | undefined, usernameOf: (id: number) => string | undefined, body: string): Set<string> {

@@ -341,7 +341,7 @@ export class Timeline {
         key,
         author: null,
         time: entry.createdAt,
-        build: () => buildPending(entry, s.myName, error, () => this.events.onDismiss(entry.clientMsgId)),
+        build: () => buildPending(entry, s.myName, error, () => this.events.onDismiss(entry.clientMsgId), s.messages.find((m) => m.id === entry.replyTo)),
       });
     }
     return items;
@@ -503,7 +503,12 @@ function buildMessage(m: ChatMessage, mine: boolean, s: TimelineSnapshot, hooks:
   });
 }
 
-function buildPending(entry: OutboxEntry, author: string, error: string | null, onDismiss: () => void): HTMLElement {
+/** The fields of a pending send that the body renderer reads. */
+function pendingAsMessage(entry: OutboxEntry): ChatMessage {
+  return { type: 'message', room: entry.room, seq: 0, id: 0, authorId: null, author: '', body: entry.body, time: new Date(entry.createdAt).toISOString() };
+}
+
+function buildPending(entry: OutboxEntry, author: string, error: string | null, onDismiss: () => void, quoted?: ChatMessage): HTMLElement {
   const date = new Date(entry.createdAt);
   const status =
     error === null
@@ -514,7 +519,9 @@ function buildPending(entry: OutboxEntry, author: string, error: string | null, 
     className: 'msg-main',
     children: [
       head,
-      el('div', { className: 'msg-body', text: entry.body, attrs: { 'data-testid': 'message-body' } }),
+      // What it answers and its text look as they will once stored (no jump when the ack comes).
+      quoted === undefined ? null : replyQuote({ ...quoted, excerpt: quoted.body, deleted: quoted.deleted === true }, () => {}),
+      messageBody({ ...pendingAsMessage(entry), editedAt: null }, { mentioned: new Set(), myUsername: '' }),
       attachmentList(entry.attachments),
     ],
   });
