@@ -407,3 +407,47 @@ test('on a touch screen a tap on a message shows its actions, and a tap on anoth
     await context.close();
   }
 });
+
+test('rich text: the Markdown subset, links and mentions render as elements', async () => {
+  const max = await server.signUp('max', 'Max Markdown');
+  const nia = await server.signUp('nia', 'Nia Named');
+  const room = await server.createRoom(max, 'rich');
+  await server.join(nia, room.id);
+  const raw = await server.connect(nia);
+  const tp = await openRoom(max, 'rich');
+  try {
+    const { page } = tp;
+    const body = [
+      'Release notes for **v2**, _finally_ ~~late~~, ping @max',
+      '> quoted from the plan',
+      '- run `npm test`',
+      '- read https://example.com/docs',
+      '',
+      '```',
+      'const answer = 42;',
+      '```',
+    ].join('\n');
+    await raw.post(room.id, body);
+    const msg = message(page, 'Release notes for');
+    await msg.waitFor();
+    const rich = msg.getByTestId('message-body');
+    assert.equal(await rich.locator('strong').textContent(), 'v2');
+    assert.equal(await rich.locator('em').textContent(), 'finally');
+    assert.equal(await rich.locator('s').textContent(), 'late');
+    assert.equal(await rich.locator('blockquote').textContent(), 'quoted from the plan');
+    assert.deepEqual(await rich.locator('ul > li').allTextContents(), ['run npm test', 'read https://example.com/docs']);
+    assert.equal(await rich.locator('li code').textContent(), 'npm test');
+    assert.equal(await rich.locator('pre code').textContent(), 'const answer = 42;');
+    const link = rich.getByTestId('message-link');
+    assert.equal(await link.getAttribute('href'), 'https://example.com/docs');
+    assert.equal(await link.getAttribute('rel'), 'noopener noreferrer');
+    assert.equal(await link.getAttribute('target'), '_blank');
+    await rich.locator('.mention--me').filter({ hasText: '@max' }).waitFor();
+    await rest(page);
+    await screenshotBoth(page, 'rich-text');
+    assertNoConsoleProblems(tp);
+  } finally {
+    await raw.close();
+    await tp.context.close();
+  }
+});
