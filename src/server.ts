@@ -21,6 +21,9 @@ import { openStore } from './store/open-store.js';
 import { Gateway } from './ws/gateway.js';
 import { Hub } from './ws/hub.js';
 
+/** How often abandoned uploads are looked for (they are deleted UNSENT_UPLOAD_TTL_MS after upload). */
+const UNSENT_SWEEP_INTERVAL_MS = 3_600_000;
+
 /** A running Confab instance. */
 export interface RunningConfab {
   /** Base URL, e.g. http://127.0.0.1:8000 */
@@ -30,6 +33,8 @@ export interface RunningConfab {
   gateway: Gateway;
   /** The account operations, for tests and the admin tool. */
   accounts: AccountService;
+  /** The attachments, for tests (sweeping abandoned uploads at a chosen time). */
+  attachments: AttachmentService;
   /** Graceful stop: no new connections, in-flight stores finish and are acked, sockets close with 1001. */
   close(): Promise<void>;
 }
@@ -84,11 +89,19 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   const database = config.database.kind === 'sqlite' ? config.database.path : new URL(config.database.url).host;
   log.info({ url: `http://${host}:${port}`, store: config.database.kind, database }, 'Confab is listening');
 
+  // Abandoned uploads (attached to a draft that was never sent) go after a day; checked now and every hour.
+  const sweep = () => {
+    attachments.sweepUnsent().catch((err: unknown) => log.warn({ err }, 'could not sweep unsent uploads'));
+  };
+  sweep();
+  const sweeper = setInterval(sweep, UNSENT_SWEEP_INTERVAL_MS).unref();
+
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       // Stop accepting HTTP first (without waiting: open WebSockets would hold server.close() up).
       app.server.close();
+      clearInterval(sweeper);
       await gateway.close(config.shutdownTimeoutMs);
       await chat.drain();
       await hub.close();
@@ -99,5 +112,5 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
       log.info('Confab stopped');
     })());
 
-  return { url: `http://${host}:${port}`, port, log, gateway, accounts, close };
+  return { url: `http://${host}:${port}`, port, log, gateway, accounts, attachments, close };
 }

@@ -45,6 +45,11 @@ export interface OpenedFile {
   stream: Readable;
 }
 
+/** An upload never sent with a message is deleted after this long (the sender abandoned the draft). */
+export const UNSENT_UPLOAD_TTL_MS = 24 * 3_600_000;
+/** Uploads removed per store round trip while sweeping. */
+const SWEEP_BATCH = 100;
+
 export class AttachmentService {
   constructor(
     private readonly store: Store,
@@ -99,6 +104,20 @@ export class AttachmentService {
       await this.storage.remove(keys);
     } catch (err) {
       this.log.error({ err, attachments: attachments.map((a) => a.id) }, 'could not remove attachment files');
+    }
+  }
+
+  /**
+   * Deletes uploads that were never sent and are older than UNSENT_UPLOAD_TTL_MS at `now`, records and bytes;
+   * returns how many. Safe on several instances at once (each row is deleted by one of them).
+   */
+  async sweepUnsent(now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const batch = await this.store.deleteUnsentAttachments(now - UNSENT_UPLOAD_TTL_MS, SWEEP_BATCH);
+      await this.remove(batch);
+      removed += batch.length;
+      if (batch.length < SWEEP_BATCH) return removed;
     }
   }
 

@@ -559,6 +559,16 @@ export class PostgresStore implements Store {
     return row ? toAttachment(row) : null;
   }
 
+  async deleteUnsentAttachments(createdBefore: number, limit: number): Promise<AttachmentRecord[]> {
+    // The outer condition is checked again on rows a concurrent send was linking: once linked, they stay.
+    const rows = await this.q<AttachmentRow>(
+      `DELETE FROM attachments WHERE id IN (SELECT id FROM attachments WHERE message_id IS NULL AND created_at < $1
+       ORDER BY id LIMIT $2) AND message_id IS NULL RETURNING *`,
+      [createdBefore, limit],
+    );
+    return rows.map(toAttachment);
+  }
+
   /** The message row, locked until the transaction ends so that concurrent changes of it queue up. */
   private async lockMessage(c: pg.PoolClient, roomId: number, messageId: number): Promise<PgMessageRow | null> {
     const { rows } = await c.query<PgMessageRow>(

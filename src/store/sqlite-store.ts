@@ -259,6 +259,10 @@ export class SqliteStore implements Store {
          height, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       ),
       getAttachment: db.prepare<[number], AttachmentRow>('SELECT * FROM attachments WHERE id = ?'),
+      deleteUnsent: db.prepare<[number, number], AttachmentRow>(
+        `DELETE FROM attachments WHERE id IN (SELECT id FROM attachments WHERE message_id IS NULL AND created_at < ?
+         ORDER BY id LIMIT ?) RETURNING *`,
+      ),
       deleteAttachments: db.prepare<[number], AttachmentRow>('DELETE FROM attachments WHERE message_id = ? RETURNING *'),
       insertChange: db.prepare<[number, number, number, string, number, MessageKind, number], SqliteMessageRow>(
         `INSERT INTO messages (room_id, seq, author_id, author, body, created_at, kind, target_id)
@@ -652,6 +656,10 @@ export class SqliteStore implements Store {
       const row = this.stmt.getAttachment.get(id);
       return row ? toAttachment(row) : null;
     });
+  }
+
+  deleteUnsentAttachments(createdBefore: number, limit: number): Promise<AttachmentRecord[]> {
+    return this.run(() => this.stmt.deleteUnsent.all(createdBefore, limit).map(toAttachment));
   }
 
   moveCursors(roomId: number, userId: number, delivered: number | null, read: number | null): Promise<CursorMove | null> {

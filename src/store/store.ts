@@ -388,6 +388,11 @@ export interface Store {
   createAttachment(attachment: NewAttachment): Promise<AttachmentRecord>;
   getAttachment(id: number): Promise<AttachmentRecord | null>;
   /**
+   * Deletes up to `limit` uploads never sent with a message and made before `createdBefore`, and returns them
+   * (the caller removes their bytes). An upload being sent at the same moment is either linked or deleted, never both.
+   */
+  deleteUnsentAttachments(createdBefore: number, limit: number): Promise<AttachmentRecord[]>;
+  /**
    * Moves a member's cursors forward (never back): each is clamped to the room's `lastSeq`, and `delivered` is
    * raised to `read`. Null fields leave a cursor as it is. Returns null when the user is not a member.
    */

@@ -8,6 +8,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
+import { UNSENT_UPLOAD_TTL_MS } from '../../src/attachments/attachment-service.js';
 import { attachmentSchema } from '../helpers/frame-schemas.js';
 import { apiError, expectFrame, TestServer, type Account, type ApiReply, type Room } from '../helpers/server.js';
 
@@ -279,4 +280,25 @@ test('deleting a message deletes its files: downloads answer 404 and the bytes l
   const deadline = Date.now() + 10_000;
   while ((await storedFiles()).length !== before.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(await storedFiles(), before);
+});
+
+test('uploads never sent are deleted a day later, record and bytes; sent ones stay', async () => {
+  const ana = await server.user('Sweeper');
+  const room = await server.createRoom('drafts', { as: ana });
+  const later = () => Date.now() + UNSENT_UPLOAD_TTL_MS + 1000;
+  await server.confab.attachments.sweepUnsent(later()); // what earlier tests left unsent
+  const kept = attachmentOf(await upload(ana, room.id, { name: 'kept.png', type: 'image/png', bytes: await png(20, 20) }));
+  await sendWith(ana, room.id, [kept.id], 'sent');
+  const before = await storedFiles();
+  const abandoned = attachmentOf(await upload(ana, room.id, { name: 'draft.txt', type: 'text/plain', bytes: new TextEncoder().encode('never sent') }));
+  assert.equal((await storedFiles()).length, before.length + 1);
+
+  assert.equal(await server.confab.attachments.sweepUnsent(), 0, 'a fresh upload is someone still writing');
+  assert.equal(await server.confab.attachments.sweepUnsent(later()), 1);
+  assert.equal((await download(ana, abandoned.url)).status, 404);
+  assert.deepEqual(await storedFiles(), before, 'its bytes are gone; the sent file and its thumbnail stay');
+  assert.equal((await download(ana, kept.url)).status, 200);
+  const late = await server.connect(ana);
+  const refused = await late.request({ type: 'send', room: room.id, clientMsgId: 'too-late', body: 'now', attachments: [abandoned.id] });
+  assert.equal(expectFrame(refused, 'error').code, 'not_found', 'sending a swept upload is a clear error');
 });

@@ -96,6 +96,26 @@ function attachmentContract(name: string, open: () => Promise<Store>): void {
         await store.close();
       }
     });
+
+    test('deleteUnsentAttachments removes only unsent uploads made before the cutoff, a batch at a time', async () => {
+      const { store, user, room, upload } = await setup();
+      try {
+        const old = [];
+        for (let i = 0; i < 3; i++) old.push(await store.createAttachment(upload({ createdAt: 100 + i })));
+        const fresh = await store.createAttachment(upload({ createdAt: 500 }));
+        const sentOld = await store.createAttachment(upload({ createdAt: 50 }));
+        await store.insertMessage({ roomId: room.id, authorId: user.id, author: 'Ana', body: '', clientMsgId: 's', createdAt: 60, attachmentIds: [sentOld.id] });
+        const first = await store.deleteUnsentAttachments(400, 2);
+        assert.deepEqual(first.map((a) => a.id), [old[0]!.id, old[1]!.id], 'oldest first, at most the limit');
+        assert.equal(first[0]!.storageKey, old[0]!.storageKey, 'the records come back so their bytes can go');
+        assert.deepEqual((await store.deleteUnsentAttachments(400, 2)).map((a) => a.id), [old[2]!.id]);
+        assert.deepEqual(await store.deleteUnsentAttachments(400, 2), []);
+        assert.ok(await store.getAttachment(fresh.id), 'a recent upload stays');
+        assert.ok(await store.getAttachment(sentOld.id), 'a sent file stays however old');
+      } finally {
+        await store.close();
+      }
+    });
   });
 }
 
