@@ -32,6 +32,7 @@ export interface SessionDeps {
   log: Logger;
   maxMessageChars: number;
   maxFrameBytes: number;
+  maxUploadBytes: number;
 }
 
 export class ClientSession implements RoomListSubscriber, UserEventSink {
@@ -52,6 +53,7 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
       serverFrame.hello(conn.id, principal, {
         maxMessageChars: deps.maxMessageChars,
         maxFrameBytes: deps.maxFrameBytes,
+        maxUploadBytes: deps.maxUploadBytes,
         historyPageMax: HISTORY_PAGE_MAX,
       }),
     );

@@ -35,6 +35,7 @@ export interface GatewayOptions {
   log: Logger;
   maxMessageChars: number;
   maxFrameBytes: number;
+  maxUploadBytes: number;
   maxBufferedBytes: number;
   heartbeatIntervalMs: number;
 }

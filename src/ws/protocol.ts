@@ -142,7 +142,7 @@ export const serverFrame = {
   hello: (
     connectionId: string,
     p: Principal,
-    limits: { maxMessageChars: number; maxFrameBytes: number; historyPageMax: number },
+    limits: { maxMessageChars: number; maxFrameBytes: number; maxUploadBytes: number; historyPageMax: number },
   ) =>
     JSON.stringify({
       type: 'hello',

@@ -148,6 +148,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     limits: z.strictObject({
       maxMessageChars: z.number().int().positive(),
       maxFrameBytes: z.number().int().positive(),
+      maxUploadBytes: z.number().int().positive(),
       historyPageMax: z.number().int().positive(),
     }),
   }),
