@@ -38,12 +38,18 @@ export function messageBody(m: ChatMessage, options: RichTextOptions): HTMLEleme
 }
 
 /**
- * Folds the body of `item` (already in the page, so it can be measured) when it is taller than FOLD_MAX_PX,
- * with a toggle below it; `expanded` is the reader's earlier choice for this message.
+ * Whether the body of `item` (already in the page, so it can be measured) is taller than FOLD_MAX_PX. Measure
+ * every new message first and fold afterwards: one layout for all instead of one per message.
  */
-export function foldIfTall(item: HTMLElement, expanded: boolean, onToggle: (expanded: boolean) => void): void {
+export function isTall(item: HTMLElement): boolean {
   const body = item.querySelector<HTMLElement>('.msg-body--rich');
-  if (body === null || body.scrollHeight <= FOLD_MAX_PX) return;
+  return body !== null && body.scrollHeight > FOLD_MAX_PX;
+}
+
+/** Folds the body of `item` with a toggle below it; `expanded` is the reader's earlier choice for it. */
+export function fold(item: HTMLElement, expanded: boolean, onToggle: (expanded: boolean) => void): void {
+  const body = item.querySelector<HTMLElement>('.msg-body--rich');
+  if (body === null) return;
   const toggle = el('button', {
     className: 'link-button fold-toggle',
     attrs: { type: 'button', 'data-testid': 'fold-toggle' },

@@ -7,7 +7,7 @@ import { attachmentList } from './attachments.js';
 import { el, icon, ICONS } from './dom.js';
 import { dayKey, dayLabel, fullTime, nameHue, shortTime } from './format.js';
 import { actionBar, confirmDelete, openEditor, wireTapToShowActions, type Editor, type MessageAction } from './message-actions.js';
-import { foldIfTall, messageBody } from './message-body.js';
+import { fold, isTall, messageBody } from './message-body.js';
 import { openEmojiPicker, reactionChips } from './reactions.js';
 import { replyQuote } from './reply.js';
 import type { OutboxEntry } from './outbox.js';
@@ -155,9 +155,10 @@ export class Timeline {
     const built = this.reconcile(this.items(snapshot));
     this.updateStatuses(snapshot);
     // Measured once everything is in place: long messages fold before the scroll position is worked out.
-    for (const [key, node] of built) {
+    const tall = [...built].filter(([key, node]) => key.startsWith('m:') && isTall(node));
+    for (const [key, node] of tall) {
       const seq = Number(key.slice(2));
-      if (key.startsWith('m:')) foldIfTall(node, this.expanded.has(seq), (open) => (open ? this.expanded.add(seq) : this.expanded.delete(seq)));
+      fold(node, this.expanded.has(seq), (open) => (open ? this.expanded.add(seq) : this.expanded.delete(seq)));
     }
     // The anchor itself may have been rebuilt (edited): follow its replacement.
     if (anchor !== null && !anchor.isConnected && anchorKey !== undefined) anchor = this.elements.get(anchorKey) ?? null;
