@@ -505,6 +505,7 @@ export class App {
   private onReady(hello: Extract<ServerFrame, { type: 'hello' }>): void {
     this.composer.setMaxChars(hello.limits.maxMessageChars);
     this.maxChars = hello.limits.maxMessageChars;
+    this.tray.maxUploadBytes = hello.limits.maxUploadBytes;
     this.resetSocketState();
 
     // Every room of the sidebar resumes from its last seq; the server replays what was missed, then goes live.

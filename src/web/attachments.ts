@@ -6,7 +6,7 @@
  */
 import { ApiError } from './api.js';
 import { el, icon } from './dom.js';
-import type { Attachment } from './protocol.js';
+import { DEFAULT_LIMITS, type Attachment } from './protocol.js';
 
 /** Most files one message may carry (the server's limit too). */
 export const MAX_ATTACHMENTS_PER_MESSAGE = 10;
@@ -146,6 +146,8 @@ export class AttachmentTray {
   private readonly rooms = new Map<number, PendingUpload[]>();
   private roomId: number | null = null;
   private nextKey = 0;
+  /** The server's MAX_UPLOAD_BYTES, from `hello` (the default until then). */
+  maxUploadBytes = DEFAULT_LIMITS.maxUploadBytes;
 
   constructor(
     elements: TrayElements,
@@ -238,6 +240,11 @@ export class AttachmentTray {
       list.push(upload);
       if (list.filter((u) => u.error === null).length > MAX_ATTACHMENTS_PER_MESSAGE) {
         upload.error = `At most ${MAX_ATTACHMENTS_PER_MESSAGE} files per message`;
+        continue;
+      }
+      if (file.size > this.maxUploadBytes) {
+        // Refused here rather than after the browser has sent every byte for the server to throw away.
+        upload.error = `${file.name} is larger than the limit of ${formatSize(this.maxUploadBytes)}`;
         continue;
       }
       upload.handle = uploadAttachment(roomId, file, (fraction) => {

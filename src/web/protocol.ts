@@ -142,6 +142,8 @@ export interface MessageUpdate {
 export interface Limits {
   maxMessageChars: number;
   maxFrameBytes: number;
+  /** Largest attachment the server takes (MAX_UPLOAD_BYTES): larger files are refused before uploading. */
+  maxUploadBytes: number;
   historyPageMax: number;
 }
 
@@ -183,7 +185,12 @@ export type ClientFrame =
   | { type: 'presence'; state: 'active' | 'away' };
 
 /** Limits assumed until the first `hello` says otherwise (the server's defaults). */
-export const DEFAULT_LIMITS: Limits = { maxMessageChars: 4000, maxFrameBytes: 65536, historyPageMax: 100 };
+export const DEFAULT_LIMITS: Limits = {
+  maxMessageChars: 4000,
+  maxFrameBytes: 65536,
+  maxUploadBytes: 10 * 1024 * 1024,
+  historyPageMax: 100,
+};
 
 /**
  * Error codes after which resending the same message can never succeed; the outbox drops those messages.
