@@ -107,8 +107,12 @@ const UNREAD_SELECT = `SELECT r.id AS room_id, r.last_seq, rm.read_seq, rm.notif
   (SELECT count(*) FROM mentions y WHERE y.room_id = r.id AND y.seq > rm.read_seq AND y.user_id = rm.user_id) AS mentions
   FROM room_members rm JOIN rooms r ON r.id = rm.room_id WHERE rm.user_id = $1`;
 
-/** SQLSTATE classes that mean "the database is not there right now", as opposed to a bad statement. */
-const UNAVAILABLE_STATES = /^(08|53|57|58)/;
+/**
+ * SQLSTATEs that mean "not now, try again", as opposed to a bad statement: connection (08), resources (53),
+ * operator intervention (57), system (58), and a transaction the server rolled back to break a deadlock or a
+ * serialization conflict (40001, 40P01).
+ */
+const UNAVAILABLE_STATES = /^(08|53|57|58|40001$|40P01$)/;
 
 /** Maps PostgreSQL and connection errors onto the store's typed errors. */
 function translated(err: unknown): unknown {
@@ -569,10 +573,15 @@ export class PostgresStore implements Store {
     return rows.map(toAttachment);
   }
 
-  /** The message row, locked until the transaction ends so that concurrent changes of it queue up. */
+  /**
+   * The message row, locked until the transaction ends so that concurrent changes of it queue up. NO KEY UPDATE,
+   * not UPDATE: a reply being inserted takes KEY SHARE on the message it quotes (its foreign key) after locking
+   * the room, while a change locks the message before the room; FOR UPDATE would conflict with KEY SHARE and the
+   * two would deadlock.
+   */
   private async lockMessage(c: pg.PoolClient, roomId: number, messageId: number): Promise<PgMessageRow | null> {
     const { rows } = await c.query<PgMessageRow>(
-      `${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.id = $2 AND m.kind = 'message' FOR UPDATE OF m`,
+      `${MESSAGE_SELECT} WHERE m.room_id = $1 AND m.id = $2 AND m.kind = 'message' FOR NO KEY UPDATE OF m`,
       [roomId, messageId],
     );
     return rows[0] ?? null;
@@ -643,20 +652,23 @@ export class PostgresStore implements Store {
   private async fillRelated(db: Queryable, records: MessageRecord[]): Promise<void> {
     const { messageIds, replyIds } = relatedIdsOf(records);
     if (messageIds.length === 0) return;
-    const [replies, reactions, attachments] = await Promise.all([
+    // One after another: on a transaction's client, queries may not overlap (pg deprecates queueing them).
+    const replies =
       replyIds.length > 0
-        ? db.query<ReplyRow>(
+        ? await db.query<ReplyRow>(
             `SELECT id, seq, author_id, author, left(body, $1) AS excerpt, deleted_at FROM messages WHERE id = ANY($2::bigint[])`,
             [REPLY_EXCERPT_CHARS, replyIds],
           )
-        : { rows: [] as ReplyRow[] },
-      db.query<ReactionRow>(
-        `SELECT message_id, emoji, user_id FROM reactions WHERE message_id = ANY($1::bigint[])
-         ORDER BY message_id, created_at, user_id`,
-        [messageIds],
-      ),
-      db.query<AttachmentRow>('SELECT * FROM attachments WHERE message_id = ANY($1::bigint[]) ORDER BY id', [messageIds]),
-    ]);
+        : { rows: [] as ReplyRow[] };
+    const reactions = await db.query<ReactionRow>(
+      `SELECT message_id, emoji, user_id FROM reactions WHERE message_id = ANY($1::bigint[])
+       ORDER BY message_id, created_at, user_id`,
+      [messageIds],
+    );
+    const attachments = await db.query<AttachmentRow>(
+      'SELECT * FROM attachments WHERE message_id = ANY($1::bigint[]) ORDER BY id',
+      [messageIds],
+    );
     attachRelated(records, { replies: replies.rows, reactions: reactions.rows, attachments: attachments.rows });
   }
 

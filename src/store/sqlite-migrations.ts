@@ -102,6 +102,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE messages ADD COLUMN edited_at INTEGER;
   ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
   CREATE INDEX messages_room_author ON messages (room_id, author_id);
+  -- Search by filters alone (a room or an author, maybe dates) reads these newest first and stops at the page.
+  CREATE INDEX messages_room_created ON messages (room_id, created_at);
+  CREATE INDEX messages_author_created ON messages (author_id, created_at);
   CREATE TABLE reactions (
     message_id INTEGER NOT NULL REFERENCES messages (id),
     user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -127,6 +130,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE VIRTUAL TABLE messages_fts USING fts5 (
     body, content = 'messages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 0 categories ''L* Nd'''
   );
+  -- A plain FTS5 'delete' only adds a tombstone and leaves the old words in the index until segments merge;
+  -- secure-delete removes them at once, so an edited or deleted message's old text is gone from the file.
+  INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
   INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages WHERE kind = 'message';
   CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.kind = 'message' BEGIN
     INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);

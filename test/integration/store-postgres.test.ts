@@ -44,6 +44,26 @@ test('PostgreSQL: seq stays gapless with four pools writing one room at once, re
   await Promise.all(stores.map((s) => s.close()));
 });
 
+test('PostgreSQL: replies to a message and changes of it at the same moment never deadlock', async () => {
+  // A reply locks the room, then (its foreign key) the quoted message; a change locks the message, then the room.
+  const stores = [0, 1].map(() => new PostgresStore(db.url));
+  const s = stores[0]!;
+  const user = await s.createUser({ username: 'lock', usernameKey: 'lock', displayName: 'Lock', passwordHash: 'x', createdAt: 1 });
+  const room = await s.createRoom({ name: 'locks', nameKey: 'locks', kind: 'public', ownerId: user.id, createdAt: 1 });
+  const quoted = (await s.insertMessage({ roomId: room.id, authorId: user.id, author: 'Lock', body: 'q', clientMsgId: null, createdAt: 1 })).message;
+  const work = Array.from({ length: 60 }, (_, i) =>
+    i % 2 === 0
+      ? stores[0]!.insertMessage({ roomId: room.id, authorId: user.id, author: 'Lock', body: `re ${i}`, clientMsgId: null, createdAt: 2, replyToId: quoted.id })
+      : stores[1]!.setReaction({ roomId: room.id, messageId: quoted.id, userId: user.id, actor: 'Lock', emoji: '👍', on: i % 4 === 1, at: 2 }),
+  );
+  const outcomes = await Promise.allSettled(work);
+  const failed = outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason));
+  assert.deepEqual(failed, [], 'every reply and reaction went through');
+  const rows = await s.messagesAfter(room.id, 0, 1000);
+  assert.deepEqual(rows.map((r) => r.seq), rows.map((_, i) => i + 1), 'and seq stayed gapless');
+  await Promise.all(stores.map((x) => x.close()));
+});
+
 test('PostgreSQL: a stopped server makes the store unavailable, and it answers again once back', async () => {
   const server = await PrivatePostgres.create();
   try {

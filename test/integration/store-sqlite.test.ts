@@ -1,6 +1,6 @@
 /** The Store contract against a real SQLite file, plus what only SQLite has: a file that outlives the process. */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -25,6 +25,26 @@ test('SQLite: data survives a reopen, and the folder is created', async () => {
   assert.equal(m?.body, 'kept');
   assert.equal((await second.getRoom(room.id))?.lastSeq, 1);
   await second.close();
+});
+
+test('SQLite: the old text of an edited or deleted message is gone from the database file, search index included', async () => {
+  const file = path.join(dir, `erase-${Date.now()}.db`);
+  const store = new SqliteStore(file);
+  const user = await store.createUser({ username: 'era', usernameKey: 'era', displayName: 'Era', passwordHash: 'x', createdAt: 1 });
+  const room = await store.createRoom({ name: 'erase', nameKey: 'erase', kind: 'public', ownerId: user.id, createdAt: 1 });
+  const post = (body: string) =>
+    store.insertMessage({ roomId: room.id, authorId: user.id, author: 'Era', body, clientMsgId: null, createdAt: 2 }).then((r) => r.message);
+  // Words no other text starts like, so the index stores each whole (it shares prefixes between neighbours).
+  await post('kqkeptword stays');
+  const edited = await post('qxoldsecret before the edit');
+  const deleted = await post('zvdeletedsecret never again');
+  await store.editMessage({ roomId: room.id, messageId: edited.id, body: 'after the edit', mentions: [], actorId: user.id, actor: 'Era', at: 3 });
+  await store.deleteMessage({ roomId: room.id, messageId: deleted.id, actorId: user.id, actor: 'Era', at: 4 });
+  await store.close(); // the last connection checkpoints the WAL into the file
+  const bytes = await readFile(file);
+  assert.ok(bytes.includes('kqkeptword'), 'a kept word is in the file (the check can see words)');
+  assert.equal(bytes.includes('qxoldsecret'), false, 'the text before an edit is gone');
+  assert.equal(bytes.includes('zvdeletedsecret'), false, 'a deleted text is gone');
 });
 
 test('SQLite: a closed database reports itself unavailable instead of crashing', async () => {
