@@ -682,7 +682,8 @@ export class App {
     if (roomId === this.currentId) this.renderRoom();
     if (live) {
       this.renderSidebar();
-      for (const m of added) if (m.authorId !== this.me.id) this.alert(roomId, m);
+      // A message replayed after it was deleted arrives as a placeholder: nothing to notify about.
+      for (const m of added) if (m.authorId !== this.me.id && m.deleted !== true) this.alert(roomId, m);
     }
     return added.length;
   }
@@ -697,6 +698,8 @@ export class App {
     const { changed, newSeqs } = log.applyUpdates(updates);
     if (newSeqs > 0) this.receipts.delivered(roomId, log.maxSeq);
     if (changed && roomId === this.currentId) this.renderRoom();
+    // A deleted message stops counting as unread.
+    if (changed) this.renderSidebar();
     return newSeqs;
   }
 
@@ -1027,7 +1030,8 @@ export class App {
     };
     const read = this.myRead(roomId);
     const messages = this.logs.get(roomId)?.sorted() ?? [];
-    const counts = (m: ChatMessage) => m.authorId !== this.me.id;
+    // As the server counts: others' messages that are not deleted.
+    const counts = (m: ChatMessage) => m.authorId !== this.me.id && m.deleted !== true;
     const mentionsMe = (m: ChatMessage) => (m.mentions ?? []).includes(this.me.id);
     if (read >= base.lastSeq) {
       const news = messages.filter((m) => m.seq > read && counts(m));

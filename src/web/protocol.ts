@@ -135,7 +135,8 @@ export interface MessageUpdate {
   actorId: number;
   actor: string;
   time: string;
-  message: ChatMessage;
+  /** Null only if the server could not read the changed message; the row still counts for the seq cursors. */
+  message: ChatMessage | null;
 }
 
 /** Limits announced in `hello`. */

@@ -14,6 +14,12 @@ export class RoomLog {
    */
   private readonly updateSeqs = new Set<number>();
   private maxUpdateSeq = 0;
+  /**
+   * Message id -> the newest update applied to it (its seq and the state it carried). History pages and live
+   * updates travel separately, so a page read from the store before a change can arrive after the change's
+   * update: a message's state is only ever taken from a newer update, and a page never brings back an older one.
+   */
+  private readonly latest = new Map<number, { seq: number; message: ChatMessage }>();
   /** True once the first page (the newest messages) arrived: from then on gaps are detected and healed. */
   loaded = false;
   /** Whether older messages than the oldest held exist on the server. */
@@ -52,8 +58,9 @@ export class RoomLog {
   /** Adds messages; returns those that were new (duplicates are ignored: exactly once). */
   add(messages: Iterable<ChatMessage>): ChatMessage[] {
     const added: ChatMessage[] = [];
-    for (const m of messages) {
-      if (m.room !== this.roomId || this.messages.has(m.seq)) continue;
+    for (const given of messages) {
+      if (given.room !== this.roomId || this.messages.has(given.seq)) continue;
+      const m = this.latest.get(given.id)?.message ?? given;
       this.messages.set(m.seq, m);
       added.push(m);
     }
@@ -80,6 +87,10 @@ export class RoomLog {
         newSeqs++;
       }
       const m = u.message;
+      if (m === null) continue;
+      const known = this.latest.get(m.id);
+      if (known && known.seq >= u.seq) continue; // an older state than one already applied
+      this.latest.set(m.id, { seq: u.seq, message: m });
       if (this.messages.has(m.seq)) {
         this.messages.set(m.seq, m);
         changed = true;

@@ -34,8 +34,8 @@ test('an update replaces the held message and advances the gapless run without b
     ['one, edited', 'two'],
   );
 
-  // Replaying the same update is harmless.
-  assert.deepEqual(log.applyUpdates([update(3, 'edit', edited)]), { changed: true, newSeqs: 0 });
+  // Replaying the same update is harmless: nothing changes, nothing is redrawn.
+  assert.deepEqual(log.applyUpdates([update(3, 'edit', edited)]), { changed: false, newSeqs: 0 });
   assert.equal(log.sorted().length, 2);
 
   // A message after a missing update row is a gap; the update filling it closes the gap.
@@ -72,4 +72,19 @@ test('replies quoting a changed message follow its edit and its deletion', () =>
 test('excerpts are cut like the server cuts them', () => {
   assert.equal(excerptOf('short'), 'short');
   assert.equal(excerptOf('x'.repeat(EXCERPT_CHARS + 50)).length, EXCERPT_CHARS);
+});
+
+test('a history page read before a change never brings back the older state, and an older update never wins', () => {
+  const log = new RoomLog(ROOM);
+  log.add([msg(1, 'one')]);
+  log.markLoaded(true);
+  // A live delete of message 2 arrives before the page (read earlier from the store) that still holds its text.
+  const deleted = msg(2, '', { deleted: true });
+  log.applyUpdates([update(5, 'delete', deleted)]);
+  const [fromPage] = log.add([msg(2, 'secret that was deleted')]);
+  assert.equal(fromPage?.body, '', 'the page is overruled by the newer update');
+  assert.equal(log.messages.get(2)?.deleted, true);
+  // A replayed older update (an edit before the delete) changes nothing.
+  assert.deepEqual(log.applyUpdates([update(4, 'edit', msg(2, 'edited before the delete'))]).changed, false);
+  assert.equal(log.messages.get(2)?.body, '');
 });
