@@ -18,10 +18,13 @@ const cluster = spawn(process.execPath, ['scripts/cluster.mjs', '2'], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 after(async () => {
-  await new Promise<void>((resolve) => {
-    cluster.once('exit', () => resolve());
-    cluster.kill('SIGTERM');
-  });
+  // The script may have ended already (nginx missing, say): then there is nothing to wait for.
+  if (cluster.exitCode === null && cluster.signalCode === null) {
+    await new Promise<void>((resolve) => {
+      cluster.once('exit', () => resolve());
+      cluster.kill('SIGTERM');
+    });
+  }
   await redis.stop();
   await db.drop();
 });
