@@ -39,6 +39,8 @@ const schema = z.object({
   MESSAGE_RATE_WINDOW_MS: int(100, 3_600_000).default(10_000),
   PRESENCE_TTL_S: int(1, 3600).default(30),
   MAX_UPLOAD_BYTES: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
+  UPLOADS_PER_USER_PER_MINUTE: int(1, 1_000_000).default(20),
+  UPLOAD_BYTES_PER_USER_PER_HOUR: int(1024, 2 ** 50).default(200 * 1024 * 1024),
   UPLOAD_DIR: z.string().min(1).default('./data/uploads'),
 });
 
@@ -79,6 +81,10 @@ export interface Config {
   presenceTtlS: number;
   /** Largest attachment accepted; a larger upload is cut off while streaming and refused with `too_large`. */
   maxUploadBytes: number;
+  /** Uploads one user may start per minute; more are refused with `rate_limited` before a byte is read. */
+  uploadsPerUserPerMinute: number;
+  /** Bytes of files one user may upload per hour (at least maxUploadBytes); more are refused with `rate_limited`. */
+  uploadBytesPerUserPerHour: number;
   /** Folder of the disk attachment storage (created on start). */
   uploadDir: string;
 }
@@ -105,6 +111,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const v = parsed.data;
+  if (v.UPLOAD_BYTES_PER_USER_PER_HOUR < v.MAX_UPLOAD_BYTES) {
+    throw new ConfigError(
+      `Invalid configuration:\n  UPLOAD_BYTES_PER_USER_PER_HOUR=${JSON.stringify(env.UPLOAD_BYTES_PER_USER_PER_HOUR ?? '')}: ` +
+        `must be at least MAX_UPLOAD_BYTES (${v.MAX_UPLOAD_BYTES}), or the largest file could never be uploaded`,
+    );
+  }
   return {
     port: v.PORT,
     host: v.HOST,
@@ -126,6 +138,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     messageRateWindowMs: v.MESSAGE_RATE_WINDOW_MS,
     presenceTtlS: v.PRESENCE_TTL_S,
     maxUploadBytes: v.MAX_UPLOAD_BYTES,
+    uploadsPerUserPerMinute: v.UPLOADS_PER_USER_PER_MINUTE,
+    uploadBytesPerUserPerHour: v.UPLOAD_BYTES_PER_USER_PER_HOUR,
     uploadDir: v.UPLOAD_DIR,
   };
 }

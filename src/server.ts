@@ -56,7 +56,11 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
     store,
     chat,
     await DiskStorage.open(config.uploadDir),
-    { maxUploadBytes: config.maxUploadBytes },
+    {
+      maxUploadBytes: config.maxUploadBytes,
+      uploadsPerMinute: config.uploadsPerUserPerMinute,
+      uploadBytesPerHour: config.uploadBytesPerUserPerHour,
+    },
     log,
   );
   // A deleted message's files are removed from storage once the delete is committed.

@@ -63,6 +63,10 @@ export class DiskStorage implements AttachmentStorage {
     await Promise.all(keys.map((key) => rm(this.pathOf(key), { force: true })));
   }
 
+  localPath(key: string): string {
+    return this.pathOf(key);
+  }
+
   /** The file of a key; refuses anything that is not a key, so nothing can point outside the folder. */
   private pathOf(key: string): string {
     if (!STORAGE_KEY_PATTERN.test(key)) throw new Error(`not a storage key: ${JSON.stringify(key)}`);

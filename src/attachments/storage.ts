@@ -32,4 +32,9 @@ export interface AttachmentStorage {
   open(key: string): Promise<Readable>;
   /** Removes the keys; missing keys are not an error. */
   remove(keys: readonly string[]): Promise<void>;
+  /**
+   * The path of the file under `key` on this machine, for a storage that keeps files locally: lets a reader
+   * that needs random access (decoding an image) read the file itself instead of a copy in memory.
+   */
+  localPath?(key: string): string;
 }

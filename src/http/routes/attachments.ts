@@ -48,14 +48,19 @@ export const attachmentRoutes: FastifyPluginAsync<{ attachments: AttachmentServi
 
   app.post<AttachmentParams>('/rooms/:id/attachments', async (request, reply) => {
     const roomId = idParam(request.params.id);
-    // Answer what can be answered before reading a byte: who may upload here, and a declared size too big.
-    await attachments.checkUpload(request.principal!, roomId);
-    const declared = Number(request.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxBytes + MULTIPART_OVERHEAD_BYTES) {
+    // Answer what can be answered before reading a byte: a declared size too big, then (the service) how
+    // often and how much this user uploads and whether they may upload here.
+    const declared = declaredBytes(request);
+    if (declared !== null && declared > maxBytes + MULTIPART_OVERHEAD_BYTES) {
       throw new ConfabError('too_large', `The file is larger than the limit of ${formatBytes(maxBytes)}`);
     }
-    const part = await filePart(request);
-    const attachment = await attachments.upload(request.principal!, roomId, {
+    // The file is at most the whole body, so that is what the byte budget holds for it until it is stored.
+    const admission = await attachments.admit(request.principal!, roomId, declared);
+    const part = await filePart(request).catch(async (err: unknown) => {
+      await admission.cancel();
+      throw err;
+    });
+    const attachment = await attachments.upload(admission, {
       name: part.filename,
       type: part.mimetype,
       stream: part.file,
@@ -75,6 +80,12 @@ export const attachmentRoutes: FastifyPluginAsync<{ attachments: AttachmentServi
     return sendFile(request, reply, opened, servedType(opened.attachment.contentType), 'file');
   });
 };
+
+/** The request's declared body size (Content-Length), or null when it has none (chunked). */
+function declaredBytes(request: FastifyRequest): number | null {
+  const declared = Number(request.headers['content-length'] ?? Number.NaN);
+  return Number.isSafeInteger(declared) && declared >= 0 ? declared : null;
+}
 
 /** The upload's one file part, or a coded error that says what is wrong with the request. */
 async function filePart(request: FastifyRequest) {
