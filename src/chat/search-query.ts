@@ -20,10 +20,10 @@ export const MAX_SEARCH_QUERY_CHARS = 256;
 /** Most words in one query (each is one more index lookup to intersect). */
 export const MAX_SEARCH_WORDS = 12;
 /**
- * A last word shorter than this matches whole words only: a one-letter prefix would match most of history
- * and cannot be narrowed by the index.
+ * A last word shorter than this matches whole words only: a one- or two-letter prefix ("th") matches most of
+ * history, and the search box searches as one types.
  */
-export const MIN_PREFIX_CHARS = 2;
+export const MIN_PREFIX_CHARS = 3;
 
 /** The parsed search box: clauses for the store and the filters as typed (resolved by the search service). */
 export interface ParsedSearch {
@@ -72,9 +72,9 @@ export function parseSearch(raw: string): ParsedSearch {
     if (quoted) {
       const words = queryWords(part);
       if (words.length === 0) return;
-      // An unterminated quote is a phrase still being typed: its last word may be a prefix.
+      // An unterminated quote is a phrase still being typed: its last word may be a prefix (set below).
       const open = i === parts.length - 1;
-      out.clauses.push({ words, prefix: open });
+      out.clauses.push({ words, prefix: false });
       lastIsBare = open;
       return;
     }

@@ -6,6 +6,7 @@
  */
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { ConfabError } from '../errors.js';
+import { MAX_SEARCH_CANDIDATES } from '../store/search-sql.js';
 import type { MessageRecord, RoomRecord, SearchQuery, SearchSort, Store } from '../store/store.js';
 import { usernameKey } from './accounts.js';
 import type { ChatService } from './chat-service.js';
@@ -19,12 +20,22 @@ export const SEARCH_PAGE_DEFAULT = 20;
 export const SEARCH_PAGE_MAX = 50;
 /** Deepest offset served: ranking every match to page far down costs the database, and nobody reads page 50. */
 export const MAX_SEARCH_OFFSET = 1000;
+// `newest` pages through the candidates (see MAX_SEARCH_CANDIDATES): the deepest page must lie within them.
+if (MAX_SEARCH_OFFSET + SEARCH_PAGE_MAX + 1 > MAX_SEARCH_CANDIDATES) throw new Error('MAX_SEARCH_CANDIDATES is too small');
 
 /**
- * Searches one user may run per minute on one instance. Typing runs one per pause, far below this; a script
- * searching in a loop is slowed down, since each search costs the database more than a message does.
+ * Searches one user may run per minute on one instance. Typing runs one per pause (and none for a lone word
+ * of one or two letters), below this; a script searching in a loop is slowed down, since each search costs
+ * the database more than a message does (and on SQLite runs on the event loop every connection shares).
  */
-export const SEARCHES_PER_USER_PER_MINUTE = 240;
+export const SEARCHES_PER_USER_PER_MINUTE = 60;
+
+/**
+ * Searches of one user running at once on one instance: 1. One more waits for it (a search box typed into
+ * while the previous answer is on its way); beyond that the search is refused with `rate_limited`.
+ */
+export const SEARCHES_WAITING_PER_USER = 1;
+
 
 export const SEARCH_SORTS: readonly SearchSort[] = ['relevance', 'newest'];
 
@@ -60,6 +71,8 @@ export interface SearchPage {
 
 export class SearchService {
   private readonly limiter = new RateLimiterMemory({ points: SEARCHES_PER_USER_PER_MINUTE, duration: 60 });
+  /** Per user: the end of their latest search (the next one starts after it), and how many hold a place. */
+  private readonly slots = new Map<string, { tail: Promise<void>; count: number }>();
 
   constructor(
     private readonly store: Store,
@@ -68,15 +81,42 @@ export class SearchService {
 
   /**
    * One page of the messages `p` may read that match the request. A query with no words and no filter finds
-   * nothing (a query of only punctuation is not an error); unknown or unreadable rooms and unknown authors are
-   * `not_found`; malformed fields are `bad_request`; past SEARCHES_PER_USER_PER_MINUTE, `rate_limited`.
+   * nothing (a query of only punctuation is not an error); filters without words must name a room or an
+   * author (`bad_request` for dates alone); unknown or unreadable rooms and unknown authors are `not_found`;
+   * malformed fields are `bad_request`; past SEARCHES_PER_USER_PER_MINUTE, or with a search of the user
+   * already running and another waiting, `rate_limited`. A user's searches run one at a time.
    */
   async search(p: Principal, req: SearchRequest): Promise<SearchPage> {
-    await this.limiter.consume(p.userId !== null ? `u${p.userId}` : `g${p.username}`).catch((err: unknown) => {
+    const key = p.userId !== null ? `u${p.userId}` : `g${p.username}`;
+    await this.limiter.consume(key).catch((err: unknown) => {
       if (!(err instanceof RateLimiterRes)) throw err;
       const retryAfterMs = Math.max(1, Math.ceil(err.msBeforeNext));
       throw new ConfabError('rate_limited', `Searching too fast; try again in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs });
     });
+    return this.oneAtATime(key, () => this.run(p, req));
+  }
+
+  /** Runs `fn` after the user's running search ends; refuses when one is running and another waits already. */
+  private async oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    let slot = this.slots.get(key);
+    if (!slot) this.slots.set(key, (slot = { tail: Promise.resolve(), count: 0 }));
+    if (slot.count > SEARCHES_WAITING_PER_USER) {
+      throw new ConfabError('rate_limited', 'Your previous searches are still running; try again in a moment', { retryAfterMs: 1000 });
+    }
+    slot.count++;
+    const previous = slot.tail;
+    let release!: () => void;
+    slot.tail = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await previous;
+      return await fn();
+    } finally {
+      release();
+      if (--slot.count === 0) this.slots.delete(key);
+    }
+  }
+
+  private async run(p: Principal, req: SearchRequest): Promise<SearchPage> {
     const parsed = parseSearch(req.q);
     const sort = (req.sort ?? 'relevance') as SearchSort;
     if (!SEARCH_SORTS.includes(sort)) throw new ConfabError('bad_request', `"sort" must be one of ${SEARCH_SORTS.join(', ')}`);
@@ -102,6 +142,10 @@ export class SearchService {
     const filtered = roomIds.size > 0 || authorIds.size > 0 || Number.isFinite(after) || Number.isFinite(before);
     const nothing = roomIds.size > 1 || authorIds.size > 1 || after >= before;
     if (nothing || (parsed.clauses.length === 0 && !filtered)) return { results: [], hasMore: false };
+    // Dates alone would list every room's history between them: a room or an author keeps it to one index.
+    if (parsed.clauses.length === 0 && roomIds.size === 0 && authorIds.size === 0) {
+      throw new ConfabError('bad_request', 'Add words to search for, or a room or an author: dates alone are too broad');
+    }
 
     const query: SearchQuery = {
       readerId: p.userId,

@@ -99,6 +99,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE messages ADD COLUMN edited_at BIGINT;
   ALTER TABLE messages ADD COLUMN deleted_at BIGINT;
   CREATE INDEX messages_room_author ON messages (room_id, author_id);
+  -- Search by filters alone (a room or an author, maybe dates) reads these newest first and stops at the page.
+  CREATE INDEX messages_room_created ON messages (room_id, created_at);
+  CREATE INDEX messages_author_created ON messages (author_id, created_at);
   ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS (
     CASE WHEN kind = 'message' AND deleted_at IS NULL
       THEN to_tsvector('simple', regexp_replace(lower(body COLLATE "und-x-icu"), '[^[:alnum:]]+', ' ', 'g')) END

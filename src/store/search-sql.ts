@@ -16,6 +16,18 @@ export const readableBy = (reader: string): string =>
 /** A message of the seq stream that search may find: a message, not a change, not deleted. */
 export const SEARCHABLE = "m.kind = 'message' AND m.deleted_at IS NULL";
 
+/**
+ * A search with words considers only the newest this many messages that match them (highest ids first) among
+ * those the reader may read and the filters keep; `relevance` ranks within them and `newest` pages through
+ * them. Ranking every match cost time proportional to history on the event loop (a two-letter prefix matched
+ * most of it). Larger than MAX_SEARCH_OFFSET + SEARCH_PAGE_MAX (src/chat/search.ts), so `newest` pages as far
+ * as offsets go without reaching the cap.
+ */
+export const MAX_SEARCH_CANDIDATES = 2000;
+
+/** The candidate cap of a query: its own (tests) or MAX_SEARCH_CANDIDATES. */
+export const candidatesOf = (q: SearchQuery): number => q.candidates ?? MAX_SEARCH_CANDIDATES;
+
 /** The tie-break of both sorts: newest first, then the later id (same time, later insert). */
 export const NEWEST_FIRST = 'm.created_at DESC, m.id DESC';
 

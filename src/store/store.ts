@@ -303,6 +303,11 @@ export interface SearchQuery {
   sort: SearchSort;
   limit: number;
   offset: number;
+  /**
+   * With words: only the newest this many matching messages the reader may read (by id, after the filters)
+   * are ranked and paged; MAX_SEARCH_CANDIDATES (search-sql.ts) unless given (tests give a small one).
+   */
+  candidates?: number | undefined;
 }
 
 /** A message found by a search, as it stands now, with its room. */

@@ -15,6 +15,12 @@ import { bodyNodes, bodyPieces, type SearchResult } from './search-results.js';
 const SEARCH_PAGE_SIZE = 20;
 /** Pause in typing after which the query runs. */
 const SEARCH_DEBOUNCE_MS = 250;
+/**
+ * A lone word shorter than this is not searched while typing (Enter still searches it): it would match as a
+ * whole word only (the server's MIN_PREFIX_CHARS), so the results would vanish again at the next letter.
+ */
+const MIN_TYPED_WORD_CHARS = 3;
+const LONE_WORD = /^[\p{L}\p{Nd}]+$/u;
 /** Longest query the server accepts (docs/api.md); the input stops there. */
 export const MAX_SEARCH_QUERY_CHARS = 256;
 
@@ -117,6 +123,14 @@ export class SearchPanel {
 
   private runSoon(): void {
     clearTimeout(this.timer);
+    const q = this.input.value.trim();
+    if (LONE_WORD.test(q) && [...q].length < MIN_TYPED_WORD_CHARS) {
+      // Not worth a request (and the server's rate limit) per keystroke; an answer still on its way is dropped.
+      this.generation++;
+      this.show();
+      this.setStatus(`Type ${MIN_TYPED_WORD_CHARS} letters or more, or press Enter.`);
+      return;
+    }
     this.timer = setTimeout(() => void this.run(), SEARCH_DEBOUNCE_MS);
   }
 
@@ -147,11 +161,13 @@ export class SearchPanel {
     const generation = offset === 0 ? ++this.generation : this.generation;
     const params = this.params(offset);
     this.show();
-    if (params === null) {
+    // Dates alone are refused by the server (too broad): say so before asking.
+    const datesOnly = params !== null && !params.has('q') && !params.has('room') && !params.has('author');
+    if (params === null || datesOnly) {
       this.list.replaceChildren();
       this.shown = 0;
       this.more.hidden = true;
-      this.setStatus('Type words to search for, or pick a filter.');
+      this.setStatus(datesOnly ? 'Add words, a room or an author to the dates.' : 'Type words to search for, or pick a filter.');
       return;
     }
     if (offset === 0) this.setStatus('Searching…');

@@ -146,6 +146,16 @@ test('search: keyboard focus, highlighted results, filters, no results, and a ju
     await search(page, '"deploy of v2"');
     await page.getByTestId('search-status').filter({ hasText: '1 result' }).waitFor();
 
+    // A lone word of one or two letters is not searched while typing (it would match whole words only).
+    let requests = 0;
+    const count = (r: { url(): string }) => void (r.url().includes('/api/search') && requests++);
+    page.on('request', count);
+    await page.getByTestId('search-input').fill('de');
+    await page.getByTestId('search-status').filter({ hasText: 'Type 3 letters or more' }).waitFor();
+    await page.waitForTimeout(600);
+    page.off('request', count);
+    assert.equal(requests, 0, 'no request for "de"');
+
     // Clicking a result opens the message in its place in history: older pages load, it is highlighted.
     await search(page, 'deploy caf');
     await page.getByTestId('search-status').filter({ hasText: '2 results' }).waitFor();

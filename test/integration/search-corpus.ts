@@ -7,6 +7,7 @@
  */
 import type { NewRoom, SearchClause, SearchQuery, Store } from '../../src/store/store.js';
 import { wordsOf } from '../../src/chat/search-words.js';
+import { MAX_SEARCH_CANDIDATES } from '../../src/store/search-sql.js';
 
 export const CORPUS_SIZE = 360;
 /** 2026-11-01T00:00:00Z; message i is created i * 83 minutes later (about three weeks in all). */
@@ -159,7 +160,8 @@ export function bodyMatches(body: string, clauses: readonly SearchClause[]): boo
 
 /**
  * The messages a query must find, in `newest` order, by plain TypeScript over the corpus: readable by the
- * reader (public room or member), not deleted, inside the filters, matching every clause.
+ * reader (public room or member), not deleted, inside the filters, matching every clause; with words, only
+ * the `candidates` highest ids of those (MAX_SEARCH_CANDIDATES, more than the corpus, unless the query says).
  */
 export function oracle(
   messages: readonly CorpusMessage[],
@@ -174,6 +176,8 @@ export function oracle(
     .filter((m) => q.authorId === undefined || loaded.users[m.author] === q.authorId)
     .filter((m) => (q.after === undefined || m.createdAt >= q.after) && (q.before === undefined || m.createdAt < q.before))
     .filter((m) => q.clauses.length === 0 || bodyMatches(m.body, q.clauses))
+    .sort((a, b) => b.id - a.id)
+    .slice(0, q.clauses.length === 0 ? undefined : (q.candidates ?? MAX_SEARCH_CANDIDATES))
     .sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
 }
 

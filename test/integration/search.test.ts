@@ -100,6 +100,8 @@ interface Filters {
   sort?: SearchSort;
   limit?: number;
   offset?: number;
+  /** The candidate cap (MAX_SEARCH_CANDIDATES, more than the corpus, unless given). */
+  candidates?: number;
 }
 
 function queryFor(side: Side, text: string, f: Filters): SearchQuery {
@@ -113,6 +115,7 @@ function queryFor(side: Side, text: string, f: Filters): SearchQuery {
     sort: f.sort ?? 'newest',
     limit: f.limit ?? ALL,
     offset: f.offset ?? 0,
+    candidates: f.candidates,
   };
 }
 
@@ -204,6 +207,31 @@ describe('search: SQLite and PostgreSQL agree on the same corpus', () => {
         assert.equal(hits[0]?.message.body, best, `${side.name}: ${text}`);
       }
     }
+  });
+
+  test('the candidate cap: both stores rank and page only the newest N readable matches (by id)', async () => {
+    // The hand-written messages are the last inserted (highest ids) but dated early in the corpus: the cap
+    // goes by id, the order within it by time, the same on both stores.
+    for (const candidates of [1, 3, 10, 50]) {
+      for (const text of ['the', 'rocket', 'rel', 'deploy', 'release notes', 'zebra', 'hello world']) {
+        for (const f of [{}, { room: 'secret' }, { author: 'bob' as const }, { before: CORPUS_START + 10 * DAY_MS }]) {
+          for (const reader of ['alice', 'dave'] as const) {
+            const found = await agree(text, { reader, candidates, ...f });
+            assert.ok(found.length <= candidates);
+            await agree(text, { reader, candidates, sort: 'relevance', ...f });
+          }
+        }
+      }
+    }
+    // Other rooms' matches do not use up the cap of a room filter, nor rooms the reader cannot read.
+    assert.equal((await agree('deploy', { reader: 'alice', room: 'secret', candidates: 5 })).length, 5);
+    assert.equal((await agree('deploy', { reader: 'dave', candidates: 5 })).filter((k) => k.startsWith('secret#')).length, 0);
+    assert.equal((await agree('deploy', { reader: 'dave', candidates: 5 })).length, 5);
+    // Pages stop at the cap.
+    const capped = await agree('the', { reader: 'alice', candidates: 12 });
+    assert.equal(capped.length, 12);
+    assert.deepEqual(await agree('the', { reader: 'alice', candidates: 12, limit: 5, offset: 10 }), capped.slice(10));
+    assert.deepEqual(await agree('the', { reader: 'alice', candidates: 12, offset: 12 }), []);
   });
 
   test('hostile query strings never fail and never match wrongly', async () => {
@@ -367,6 +395,8 @@ describe('search over HTTP: GET /api/search', () => {
     await bad({ q: 'a', offset: '1001' }, /"offset"/);
     await bad({ q: 'a', after: 'yesterday' }, /"after"/);
     await bad({ q: 'a before:2026-02-31' }, /"before:"/);
+    await bad({ q: 'after:2026-01-01' }, /a room or an author/);
+    await bad({ q: '', after: '2026-01-01', before: '2026-02-01' }, /a room or an author/);
     await bad({ q: 'a', room: 'general' }, /"room"/);
     const twice = await server.api('GET', '/api/search?q=a&q=b', { as: ana });
     assert.equal(twice.status, 400);

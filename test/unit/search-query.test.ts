@@ -5,6 +5,7 @@ import { ConfabError } from '../../src/errors.js';
 import {
   MAX_SEARCH_QUERY_CHARS,
   MAX_SEARCH_WORDS,
+  MIN_PREFIX_CHARS,
   parseSearch,
   parseSearchDate,
 } from '../../src/chat/search-query.js';
@@ -34,8 +35,13 @@ test('bare words are ANDed clauses; the last one matches as a prefix; quotes mak
     { words: ['deploy'], prefix: true },
   ]);
   assert.deepEqual(parseSearch('deploy "release notes"').clauses[1], { words: ['release', 'notes'], prefix: false });
-  assert.deepEqual(parseSearch('deploy "release no').clauses[1], { words: ['release', 'no'], prefix: true }, 'still typing');
+  assert.deepEqual(parseSearch('deploy "release not').clauses[1], { words: ['release', 'not'], prefix: true }, 'still typing');
   assert.deepEqual(parseSearch('deploy a').clauses[1], { words: ['a'], prefix: false }, 'one letter: whole word only');
+  assert.equal(MIN_PREFIX_CHARS, 3);
+  assert.deepEqual(parseSearch('th').clauses, [{ words: ['th'], prefix: false }], 'two letters: whole word only');
+  assert.deepEqual(parseSearch('the').clauses, [{ words: ['the'], prefix: true }]);
+  assert.deepEqual(parseSearch('"release no').clauses, [{ words: ['release', 'no'], prefix: false }]);
+  assert.deepEqual(parseSearch('"release not').clauses, [{ words: ['release', 'not'], prefix: true }]);
   assert.deepEqual(parseSearch('deploy deploy DEPLOY').clauses, [{ words: ['deploy'], prefix: true }]);
 });
 
