@@ -36,6 +36,7 @@ import {
 } from './protocol.js';
 import { Cursors, ReceiptSender } from './receipts.js';
 import { excerptOf, RoomLog } from './room-log.js';
+import { countUnread, type UnreadBase, type UnreadCount } from './unread-count.js';
 import { roomTitle } from './rooms.js';
 import { roomFromPath } from './routes.js';
 import { SettingsDialog } from './settings.js';
@@ -107,7 +108,7 @@ export class App {
   private readonly receipts: ReceiptSender;
   private readonly cursors = new Cursors();
   /** The unread state the server last reported per room (counts since then are derived from the logs). */
-  private readonly unreadBase = new Map<number, { lastSeq: number; readSeq: number; unread: number; mentions: number }>();
+  private readonly unreadBase = new Map<number, UnreadBase>();
   /** Who is typing, per room. */
   private readonly typists = new Map<number, Map<number, { name: string; timer: ReturnType<typeof setTimeout> }>>();
   private readonly lastTypingSent = new Map<number, number>();
@@ -1017,36 +1018,19 @@ export class App {
     return Math.max(this.unreadBase.get(roomId)?.readSeq ?? 0, this.receipts.readOf(roomId));
   }
 
-  /**
-   * Unread messages (by others, after my read cursor) and those of them that mention me: the server's last
-   * count, plus what arrived since, minus what was read here since.
-   */
-  private unreadCounts(roomId: number): { unread: number; mentions: number } {
+  /** Unread messages (by others, after my read cursor) and those of them that mention me. */
+  private unreadCounts(roomId: number): UnreadCount {
     const base = this.unreadBase.get(roomId) ?? {
       lastSeq: this.rooms.get(roomId)?.lastSeq ?? 0,
       readSeq: this.rooms.get(roomId)?.lastSeq ?? 0,
       unread: 0,
       mentions: 0,
     };
-    const read = this.myRead(roomId);
-    const messages = this.logs.get(roomId)?.sorted() ?? [];
-    // As the server counts: others' messages that are not deleted.
-    const counts = (m: ChatMessage) => m.authorId !== this.me.id && m.deleted !== true;
-    const mentionsMe = (m: ChatMessage) => (m.mentions ?? []).includes(this.me.id);
-    if (read >= base.lastSeq) {
-      const news = messages.filter((m) => m.seq > read && counts(m));
-      return { unread: news.length, mentions: news.filter(mentionsMe).length };
-    }
-    const news = messages.filter((m) => m.seq > base.lastSeq && counts(m));
-    const readHere = messages.filter((m) => m.seq > base.readSeq && m.seq <= read && counts(m));
-    return {
-      unread: Math.max(0, base.unread + news.length - readHere.length),
-      mentions: Math.max(0, base.mentions + news.filter(mentionsMe).length - readHere.filter(mentionsMe).length),
-    };
+    return countUnread(base, this.myRead(roomId), this.logs.get(roomId)?.sorted() ?? [], this.me.id);
   }
 
   /** What the sidebar and title count: nothing for the room being read right now. */
-  private shownUnread(roomId: number): { unread: number; mentions: number } {
+  private shownUnread(roomId: number): UnreadCount {
     if (roomId === this.currentId && isLooking() && this.timeline.isAtBottomNow()) return { unread: 0, mentions: 0 };
     return this.unreadCounts(roomId);
   }
