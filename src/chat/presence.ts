@@ -76,6 +76,15 @@ export class PresenceService {
     });
   }
 
+  /**
+   * Who hears about the user's presence: the people sharing a room with them (at most MAX_PRESENCE_PEERS, the
+   * same people the snapshot after `hello` lists), and the user's own other tabs.
+   */
+  async audience(userId: number): Promise<number[]> {
+    const peers = await this.store.listPeers(userId, MAX_PRESENCE_PEERS);
+    return [userId, ...peers.map((p) => p.userId)];
+  }
+
   /** Calls `listener` with every presence change, from any instance. */
   async watch(listener: (change: PresenceChange) => void): Promise<() => Promise<void>> {
     const handler: LayerHandler = (payload) => listener(JSON.parse(payload) as PresenceChange);

@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { ChatService, TypingNotice } from '../chat/chat-service.js';
-import type { PresenceService } from '../chat/presence.js';
+import type { PresenceChange, PresenceService } from '../chat/presence.js';
 import type { Principal } from '../chat/principal.js';
 import type { CursorChange, ReceiptService } from '../chat/receipts.js';
 import type { UserEvent } from '../chat/user-events.js';
@@ -50,14 +50,14 @@ export interface RoomSubscriber {
 /** A local connection told about new rooms. */
 export interface RoomListSubscriber {
   roomCreated(frame: string): void;
-  /** A `presence` frame (the simplest correct first version: every connection hears every change). */
-  presenceChanged(frame: string): void;
 }
 
 /** A local connection acting on events addressed to its user. */
 export interface UserEventSink {
   readonly principal: Principal;
   onUserEvent(event: UserEvent): void;
+  /** A `presence` frame about someone who shares a room with this user (or about the user). */
+  presenceChanged(frame: string): void;
 }
 
 interface UserEntry {
@@ -80,6 +80,8 @@ export class Hub {
   private readonly users = new Map<number, UserEntry>();
   private stopWatchingRooms: (() => Promise<void>) | undefined;
   private stopWatchingPresence: (() => Promise<void>) | undefined;
+  /** Presence relays in flight, per changed user, so that two quick changes of one user arrive in order. */
+  private readonly presenceChains = new Map<number, Promise<void>>();
 
   constructor(
     private readonly chat: ChatService,
@@ -94,10 +96,7 @@ export class Hub {
       const frame = serverFrame.roomCreated(room);
       for (const l of this.listeners) l.roomCreated(frame);
     });
-    this.stopWatchingPresence = await this.presence.watch((change) => {
-      const frame = serverFrame.presence([change]);
-      for (const l of this.listeners) l.presenceChanged(frame);
-    });
+    this.stopWatchingPresence = await this.presence.watch((change) => this.relayPresence(change));
   }
 
   addRoomListener(l: RoomListSubscriber): void {
@@ -194,6 +193,31 @@ export class Hub {
     return async () => {
       await Promise.allSettled(stops.map((stop) => stop()));
     };
+  }
+
+  /**
+   * A presence change goes only to this instance's connections of people who share a room with that user (and
+   * to the user's own), serialized once. Telling every connection would cost connections x changes: with
+   * 20,000 people connecting, hundreds of millions of frames.
+   */
+  private relayPresence(change: PresenceChange): void {
+    if (this.users.size === 0) return;
+    const next = (this.presenceChains.get(change.id) ?? Promise.resolve())
+      .then(async () => {
+        const audience = await this.presence.audience(change.id);
+        let frame: string | undefined;
+        for (const userId of audience) {
+          const entry = this.users.get(userId);
+          if (!entry) continue;
+          frame ??= serverFrame.presence([change]);
+          for (const sink of entry.sinks) sink.presenceChanged(frame);
+        }
+      })
+      .catch((err: unknown) => this.log.warn({ err, userId: change.id }, 'could not relay a presence change'));
+    this.presenceChains.set(change.id, next);
+    void next.then(() => {
+      if (this.presenceChains.get(change.id) === next) this.presenceChains.delete(change.id);
+    });
   }
 
   private gatherCursor(roomId: number, entry: RoomEntry, change: CursorChange): void {

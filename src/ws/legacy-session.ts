@@ -70,6 +70,9 @@ export class LegacySession implements UserEventSink {
     });
   }
 
+  /** The original protocol has no presence. */
+  presenceChanged(): void {}
+
   /** Sign-out and removal reach this connection too: it closes, as the original protocol has no other signal. */
   onUserEvent(event: UserEvent): void {
     if (

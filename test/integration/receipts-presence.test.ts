@@ -171,3 +171,18 @@ test('presence: online, away when every tab is away, offline with lastSeen when 
   );
   assert.ok(offline.users.find((u) => u.id === omarId)?.lastSeen, 'lastSeen set');
 });
+
+test('presence reaches only people who share a room with the user (and their own tabs), not everyone connected', async () => {
+  await roomWith('presence-pair', 'Pia', ['Pam']);
+  const pia = await server.connect('Pia');
+  const stranger = await server.connect('Stranger');
+  const pam = await server.connect('Pam');
+  const pamId = pam.hello.user.id!;
+  const aboutPam = (f: ServerFrame) => f.type === 'presence' && f.users.some((u) => u.id === pamId);
+  pam.send({ type: 'presence', state: 'away' });
+  await pia.next((f) => aboutPam(f) && f.type === 'presence' && f.users.some((u) => u.state === 'away'));
+  // The stranger shares no room with Pam. A ping sent after Pam's change comes back after anything about her.
+  expectFrame(await stranger.request({ type: 'ping' }), 'pong');
+  await pia.request({ type: 'ping' });
+  assert.equal(stranger.frames.filter(aboutPam).length, 0, 'a stranger never hears about Pam');
+});
