@@ -3,6 +3,7 @@
  * close codes of docs/protocol.md in one place.
  */
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 
 /** Close codes Confab uses (RFC 6455 numbers). */
@@ -12,6 +13,32 @@ export const CLOSE = {
   internalError: 1011,
   tryAgainLater: 1013,
 } as const;
+
+/**
+ * Write coalescing: the first frame written to a socket in an event-loop turn corks it, and one `setImmediate`
+ * per turn uncorks every socket corked meanwhile, so the frames a socket got in that turn leave in one
+ * writev. Idle, that is one frame and no added wait (the check phase follows the poll phase that caused the
+ * write). Corked bytes stay in the socket's writable buffer, so `bufferedAmount` still counts them.
+ */
+const corked = new Set<Socket>();
+let uncorkScheduled = false;
+
+function uncorkAll(): void {
+  uncorkScheduled = false;
+  for (const socket of corked) socket.uncork();
+  corked.clear();
+}
+
+function corkForThisTurn(ws: WebSocket): void {
+  const socket = (ws as unknown as { _socket: Socket | null })._socket;
+  if (!socket || corked.has(socket)) return;
+  socket.cork();
+  corked.add(socket);
+  if (!uncorkScheduled) {
+    uncorkScheduled = true;
+    setImmediate(uncorkAll);
+  }
+}
 
 export class Connection {
   readonly id = randomBytes(6).toString('hex');
@@ -25,8 +52,8 @@ export class Connection {
 
   /**
    * Queues a serialized frame. A client that reads too slowly is closed with 1013 once its unsent output
-   * passes the bound, instead of letting one slow reader hold memory; it resumes by `seq` later.
-   * Returns false when the frame was not queued.
+   * (including frames corked for this turn) passes the bound, instead of letting one slow reader hold
+   * memory; it resumes by `seq` later. Returns false when the frame was not queued.
    */
   write(frame: string): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
@@ -35,6 +62,7 @@ export class Connection {
       this.close(CLOSE.tryAgainLater, 'send buffer full');
       return false;
     }
+    corkForThisTurn(this.ws);
     this.ws.send(frame);
     return true;
   }
