@@ -29,14 +29,14 @@ const { values } = parseArgs({
     systems: { type: 'string', default: 'confab,bare,socketio' },
     'gen-processes': { type: 'string', default: '2' },
     idle: { type: 'string', default: '19000' },
-    users: { type: 'string', default: '100' },
+    users: { type: 'string', default: '1000' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   console.log(`npm run bench -- [--scenario 1,2,3,4,5] [--step | --fixed] [--rate 40000] [--rates 10000,20000,...]
   [--seconds 8] [--step-seconds 4] [--p99-limit 50] [--systems confab,bare,socketio] [--gen-processes 2]
-  [--idle 19000] [--users 100]
+  [--idle 19000] [--users 1000]
 Without --step/--fixed, scenario 1 runs in step mode and the others at --rate.`);
   process.exit(0);
 }
@@ -103,11 +103,12 @@ const rowsOf = (list: Measurement[]): Cell[][] =>
       x.serverRssMiB,
       Math.round(x.connectMs),
       s.sendLagP99Ms,
+      Math.round((100 * s.generatorCpuS) / s.seconds),
     ]),
   );
 const head = [
   'sc', 'system', 'offered/s', 'delivered/s', 'p50 ms', 'p90', 'p99', 'p99.9', 'max', 'lost', 'dup',
-  'CPU us/deliv', 'RSS MiB', 'connect ms', 'gen lag p99',
+  'CPU us/deliv', 'RSS MiB', 'connect ms', 'gen lag p99', 'gen CPU %',
 ];
 if (rooms.length) {
   console.log('All measured steps (latency from the scheduled send time to receipt, every delivery counted):');

@@ -37,7 +37,7 @@ export function connect(spec: ConnSpec, h: Handlers, localAddress: string): Prom
 
 function connectConfab(spec: ConnSpec, h: Handlers, localAddress: string): Promise<Client> {
   const origin = spec.url.replace(/^ws/, 'http').replace(/\/ws$/, '');
-  const ws = new WebSocket(spec.url, { headers: { cookie: spec.cookie ?? '', origin }, localAddress, perMessageDeflate: false });
+  const ws = new WebSocket(spec.url, { headers: { cookie: spec.cookie ?? '', origin }, ...(localAddress ? { localAddress } : {}), perMessageDeflate: false });
   let lastSeq = 0;
   let lastAcked = 0;
   const client: Client = {
@@ -89,7 +89,7 @@ function connectConfab(spec: ConnSpec, h: Handlers, localAddress: string): Promi
 }
 
 function connectBare(spec: ConnSpec, h: Handlers, localAddress: string): Promise<Client> {
-  const ws = new WebSocket(spec.url, { localAddress, perMessageDeflate: false });
+  const ws = new WebSocket(spec.url, { ...(localAddress ? { localAddress } : {}), perMessageDeflate: false });
   const client: Client = {
     closed: false,
     send: (body) => ws.send(JSON.stringify({ t: 'send', r: spec.room, b: body })),
@@ -123,7 +123,7 @@ function connectSocketIo(spec: ConnSpec, h: Handlers, localAddress: string): Pro
     reconnection: false,
     forceNew: true,
     timeout: 30_000,
-    localAddress,
+    ...(localAddress ? { localAddress } : {}),
   } as Parameters<typeof io>[1]);
   const client: Client = {
     closed: false,

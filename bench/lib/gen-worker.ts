@@ -24,6 +24,8 @@ let sent = 0;
 let lags: number[] = [];
 let lastReceiveAt = 0;
 let timers: NodeJS.Timeout[] = [];
+/** Makes clientMsgIds unique across generator processes and runs (Confab answers a repeated id with the stored copy). */
+const RUN_TAG = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 
 function record(local: number, text: string, at: number): void {
   const e1 = text.indexOf('~', at + 1);
@@ -115,7 +117,7 @@ function run(req: Extract<Request, { op: 'run' }>): void {
       if (!c || c.closed) continue;
       const r = specs[p.local]!.roomIdx;
       const body = `~${step}~${r}~${p.k}~${p.at.toFixed(3)}~`;
-      c.send(body + pad.slice(body.length), `b${step}_${r}_${p.k}`);
+      c.send(body + pad.slice(body.length), `b${RUN_TAG}_${step}_${r}_${p.k}`);
       sent++;
     }
     if (i < plan.length) timers.push(setTimeout(tick, Math.max(0, plan[i]!.at - nowMs())));

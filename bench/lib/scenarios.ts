@@ -56,16 +56,16 @@ const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
 
 type Factory = { key: 'confab' | 'bare' | 'socketio'; start: () => Promise<System> };
 
-function factories(o: Options, rooms: number, multi: boolean): Factory[] {
+function factories(o: Options, rooms: number, members: number, multi: boolean): Factory[] {
   const list: Factory[] = multi
     ? [
         { key: 'socketio', start: () => startSocketIo(2) },
-        { key: 'confab', start: () => startConfab({ instances: 2, postgres: true, users: o.users, rooms }) },
+        { key: 'confab', start: () => startConfab({ instances: 2, postgres: true, users: o.users, rooms, members }) },
       ]
     : [
         { key: 'bare', start: () => startBareWs() },
         { key: 'socketio', start: () => startSocketIo(1) },
-        { key: 'confab', start: () => startConfab({ users: o.users, rooms }) },
+        { key: 'confab', start: () => startConfab({ users: o.users, rooms, members }) },
       ];
   return list.filter((f) => o.systems.has(f.key));
 }
@@ -131,7 +131,9 @@ async function roomLoad(
 async function eachSystem<T>(o: Options, list: Factory[], f: (sys: System) => Promise<T[]>): Promise<T[]> {
   const out: T[] = [];
   for (const fac of list) {
+    const t0 = Date.now();
     const sys = await fac.start();
+    o.log(`  ${sys.name}: started in ${Date.now() - t0} ms${'setupMs' in sys ? ` (sign-ups and rooms: ${String(sys.setupMs)} ms)` : ''}`);
     try {
       out.push(...(await f(sys)));
     } catch (err) {
@@ -145,20 +147,22 @@ async function eachSystem<T>(o: Options, list: Factory[], f: (sys: System) => Pr
 
 /** (1) 10 rooms x 100 members, 2 senders each. */
 export const scenario1 = (o: Options, step: boolean) =>
-  eachSystem(o, factories(o, 10, false), (sys) => roomLoad(o, '1', sys, { rooms: 10, members: 100, senders: 2 }, step).then((m) => [m]));
+  eachSystem(o, factories(o, 10, 100, false), (sys) => roomLoad(o, '1', sys, { rooms: 10, members: 100, senders: 2 }, step).then((m) => [m]));
 
 /** (2) one room of 5,000 members, 5 senders. */
 export const scenario2 = (o: Options, step: boolean) =>
-  eachSystem(o, factories(o, 1, false), (sys) => roomLoad(o, '2', sys, { rooms: 1, members: 5000, senders: 5 }, step).then((m) => [m]));
+  eachSystem(o, factories(o, 1, 5000, false), (sys) => roomLoad(o, '2', sys, { rooms: 1, members: 5000, senders: 5 }, step).then((m) => [m]));
 
 /** (4) scenario 1 on two instances (Confab: PostgreSQL + Redis; Socket.IO: Redis adapter), clients spread over both. */
 export const scenario4 = (o: Options, step: boolean) =>
-  eachSystem(o, factories(o, 10, true), (sys) => roomLoad(o, '4', sys, { rooms: 10, members: 100, senders: 2 }, step).then((m) => [m]));
+  eachSystem(o, factories(o, 10, 100, true), (sys) => roomLoad(o, '4', sys, { rooms: 10, members: 100, senders: 2 }, step).then((m) => [m]));
 
 /** (5) scenario 1 on Confab with receipts and typing off, then on, on the same server. */
 export async function scenario5(o: Options, step: boolean): Promise<Measurement[]> {
   if (!o.systems.has('confab')) return [];
-  const sys = await startConfab({ users: o.users, rooms: 10 });
+  const t0 = Date.now();
+  const sys = await startConfab({ users: o.users, rooms: 10, members: 100 });
+  o.log(`  ${sys.name}: started in ${Date.now() - t0} ms (sign-ups and rooms: ${sys.setupMs} ms)`);
   try {
     const shape = { rooms: 10, members: 100, senders: 2 };
     const off = await roomLoad(o, '5', sys, shape, step, 'receipts+typing off');
@@ -171,7 +175,7 @@ export async function scenario5(o: Options, step: boolean): Promise<Measurement[
 
 /** (3) idle signed-in connections: server memory per connection and the time to connect them all. */
 export const scenario3 = (o: Options) =>
-  eachSystem(o, factories(o, 0, false), async (sys): Promise<IdleMeasurement[]> => {
+  eachSystem(o, factories(o, 0, 0, false), async (sys): Promise<IdleMeasurement[]> => {
     const gen = new Generator(path.join(BUILD_DIR, 'gen-worker.js'), o.genProcesses);
     try {
       await sleep(1500);

@@ -126,9 +126,11 @@ export interface ConfabOptions {
   instances?: number;
   /** PostgreSQL + a private Redis instead of SQLite + the in-process layer. */
   postgres?: boolean;
-  /** Accounts signed up through the API (each an argon2 hash); connections reuse their sessions. */
+  /** Accounts signed up through the API (each an argon2 hash); connection i of the scenario signs in as user i % users. */
   users: number;
   rooms: number;
+  /** Members per room: the connection of member m of room r is the scenario's (r * members + m)-th. */
+  members: number;
 }
 
 const PG_ADMIN_URL = process.env.PG_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -209,9 +211,18 @@ export async function startConfab(o: ConfabOptions): Promise<System & { setupMs:
       const res = await post('/api/rooms', { name: `bench-${r}` }, cookies[0]!, '10.78.0.1');
       roomIds.push(((await res.json()) as { room: { id: number } }).room.id);
     }
-    await pool((o.users - 1) * o.rooms, 8, async (j) => {
-      const u = 1 + Math.floor(j / o.rooms);
-      await post(`/api/rooms/${roomIds[j % o.rooms]}/join`, {}, cookies[u]!, `10.79.${u >> 8}.${u & 255}`);
+    // Each user joins the rooms its connections are in (user 0 created them all).
+    const joins = new Set<string>();
+    for (let r = 0; r < o.rooms; r++) {
+      for (let m = 0; m < o.members; m++) {
+        const u = (r * o.members + m) % o.users;
+        if (u !== 0) joins.add(`${u}:${r}`);
+      }
+    }
+    const list = [...joins].map((j) => j.split(':').map(Number) as [number, number]);
+    await pool(list.length, 8, async (j) => {
+      const [u, r] = list[j]!;
+      await post(`/api/rooms/${roomIds[r]}/join`, {}, cookies[u]!, `10.79.${u >> 8}.${u & 255}`);
     });
     const setupMs = Date.now() - t0;
     return {
@@ -222,7 +233,7 @@ export async function startConfab(o: ConfabOptions): Promise<System & { setupMs:
       conn: (r, m) => ({
         kind: 'confab',
         url: `ws://127.0.0.1:${ports[(m + (r ?? 0)) % instances]}/ws`,
-        cookie: cookies[m % o.users]!,
+        cookie: cookies[((r ?? 0) * o.members + m) % o.users]!,
         room: r === null ? null : roomIds[r]!,
         roomIdx: r ?? 0,
       }),
