@@ -21,8 +21,8 @@ const { values } = parseArgs({
     scenario: { type: 'string', default: '1,2,3,4,5' },
     step: { type: 'boolean', default: false },
     fixed: { type: 'boolean', default: false },
-    rate: { type: 'string', default: '40000' },
-    rates: { type: 'string', default: '10000,20000,40000,60000,80000,100000,120000,160000,200000' },
+    rate: { type: 'string' },
+    rates: { type: 'string', default: '5000,10000,20000,40000,60000,80000,100000,120000,160000,200000' },
     seconds: { type: 'string', default: '8' },
     'step-seconds': { type: 'string', default: '4' },
     'p99-limit': { type: 'string', default: '50' },
@@ -30,13 +30,14 @@ const { values } = parseArgs({
     'gen-processes': { type: 'string', default: '2' },
     idle: { type: 'string', default: '19000' },
     users: { type: 'string', default: '1000' },
+    'pg-users': { type: 'string', default: '100' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   console.log(`npm run bench -- [--scenario 1,2,3,4,5] [--step | --fixed] [--rate 40000] [--rates 10000,20000,...]
   [--seconds 8] [--step-seconds 4] [--p99-limit 50] [--systems confab,bare,socketio] [--gen-processes 2]
-  [--idle 19000] [--users 1000]
+  [--idle 19000] [--users 1000] [--pg-users 100]
 Without --step/--fixed, scenario 1 runs in step mode and the others at --rate.`);
   process.exit(0);
 }
@@ -44,7 +45,7 @@ Without --step/--fixed, scenario 1 runs in step mode and the others at --rate.`)
 const num = (s: string) => Number(s.replaceAll('_', ''));
 const o: Options = {
   step: values.step,
-  rate: num(values.rate),
+  rate: num(values.rate ?? '40000'),
   rates: values.rates.split(',').map(num),
   seconds: num(values.seconds),
   stepSeconds: num(values['step-seconds']),
@@ -53,6 +54,7 @@ const o: Options = {
   genProcesses: num(values['gen-processes']),
   idleConnections: num(values.idle),
   users: num(values.users),
+  pgUsers: num(values['pg-users']),
   log: (line) => console.log(line),
 };
 const selected = new Set(values.scenario.split(',').map((s) => s.trim()));
@@ -76,10 +78,12 @@ const titles: Record<string, string> = {
 for (const n of ['1', '2', '3', '4', '5']) {
   if (!selected.has(n)) continue;
   const step = stepFor(n);
-  console.log(`${titles[n]}${n !== '3' ? (step ? `, step mode (${o.stepSeconds} s a step)` : `, ${o.rate.toLocaleString('en-US')} deliveries/s for ${o.seconds} s`) : ''}`);
+  // Scenario 2's target is set at 25,000 deliveries/s: its fixed rate unless --rate says otherwise.
+  const so: Options = n === '2' && values.rate === undefined ? { ...o, rate: 25_000 } : o;
+  console.log(`${titles[n]}${n !== '3' ? (step ? `, step mode (${o.stepSeconds} s a step)` : `, ${so.rate.toLocaleString('en-US')} deliveries/s for ${o.seconds} s`) : ''}`);
   const t0 = Date.now();
   if (n === '3') idle.push(...(await scenario3(o)));
-  else rooms.push(...(await (n === '1' ? scenario1 : n === '2' ? scenario2 : n === '4' ? scenario4 : scenario5)(o, step)));
+  else rooms.push(...(await (n === '1' ? scenario1 : n === '2' ? scenario2 : n === '4' ? scenario4 : scenario5)(so, step)));
   console.log(`  (${Math.round((Date.now() - t0) / 1000)} s)\n`);
 }
 
@@ -127,29 +131,30 @@ if (idle.length) {
 const summary: Array<Record<string, unknown>> = [];
 for (const sc of ['1', '2', '4']) {
   const list = rooms.filter((x) => x.scenario === sc);
+  const rate = sc === '2' && values.rate === undefined ? 25_000 : o.rate;
   const confab = list.find((x) => x.system.startsWith('Confab'));
   if (!confab) continue;
   const others = list.filter((x) => x !== confab);
   // CPU per delivery is compared at the fixed rate, or at the highest rate every system held.
-  const common = stepRates(o).filter((r) => list.every((x) => x.steps.some((s) => s.offered === r && s.lost === 0)));
-  const cpuRate = common.includes(o.rate) ? o.rate : (common[common.length - 1] ?? o.rate);
+  const common = stepRates({ ...o, rate }).filter((r) => list.every((x) => x.steps.some((s) => s.offered === r && s.lost === 0)));
+  const cpuRate = common.includes(rate) ? rate : (common[common.length - 1] ?? rate);
   const rows: Cell[][] = [confab, ...others].map((x) => [
     x.system,
     x.knee ?? (x.mode === 'step' ? 'none held' : '-'),
-    at(x, o.rate)?.p99 ?? null,
-    at(x, o.rate)?.lost ?? null,
+    at(x, rate)?.p99 ?? null,
+    at(x, rate)?.lost ?? null,
     at(x, cpuRate)?.cpuUsPerDelivery ?? null,
     x === confab ? '' : ratio(confab.knee, x.knee),
     x === confab ? '' : ratio(at(confab, cpuRate)?.cpuUsPerDelivery, at(x, cpuRate)?.cpuUsPerDelivery),
-    x === confab ? '' : ratio(at(confab, o.rate)?.p99, at(x, o.rate)?.p99),
+    x === confab ? '' : ratio(at(confab, rate)?.p99, at(x, rate)?.p99),
   ]);
   console.log(`Scenario ${sc}: Confab and its ratios to each other system (knee: highest offered deliveries/s with p99 <= ${o.p99LimitMs} ms and nothing lost)`);
   console.log(table(
-    ['system', 'knee /s', `p99 ms @ ${o.rate / 1000}k/s`, `lost @ ${o.rate / 1000}k/s`, `CPU us/deliv @ ${cpuRate / 1000}k/s`, 'Confab knee ratio', 'Confab CPU ratio', 'Confab p99 ratio'],
+    ['system', 'knee /s', `p99 ms @ ${rate / 1000}k/s`, `lost @ ${rate / 1000}k/s`, `CPU us/deliv @ ${cpuRate / 1000}k/s`, 'Confab knee ratio', 'Confab CPU ratio', 'Confab p99 ratio'],
     rows,
   ));
   console.log();
-  summary.push({ scenario: sc, fixedRate: o.rate, cpuRate, rows });
+  summary.push({ scenario: sc, fixedRate: rate, cpuRate, rows });
 }
 const s5 = rooms.filter((x) => x.scenario === '5');
 if (s5.length === 2) {

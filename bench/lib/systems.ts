@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -48,6 +48,7 @@ const children = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 
 function start(cmd: string, args: string[], env: Record<string, string>): ChildProcess {
   const c = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -135,13 +136,92 @@ export interface ConfabOptions {
 
 const PG_ADMIN_URL = process.env.PG_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-export async function startConfab(o: ConfabOptions): Promise<System & { setupMs: number }> {
+type Post = (p: string, body: unknown, cookie: string | null, ip: string) => Promise<Response>;
+
+function poster(base: string): Post {
+  return async (p, body, cookie, ip) => {
+    const res = await fetch(`${base}${p}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: base, 'x-forwarded-for': ip, ...(cookie ? { cookie } : {}) },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`POST ${p}: ${res.status} ${await res.text()}`);
+    return res;
+  };
+}
+
+async function pool(n: number, width: number, f: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) await f(next++);
+    }),
+  );
+}
+
+/** Real sign-ups (argon2id) through the API, each from its own X-Forwarded-For address (10 per address per hour). */
+async function signUp(base: string, users: number): Promise<string[]> {
+  const post = poster(base);
+  const cookies = new Array<string>(users);
+  await pool(users, 4, async (i) => {
+    const res = await post('/api/auth/signup', { username: `bench${i}`, password: 'bench password 123' }, null, `10.77.${i >> 8}.${i & 255}`);
+    cookies[i] = res.headers.get('set-cookie')!.split(';')[0]!;
+  });
+  return cookies;
+}
+
+function confabEnv(port: number, databaseUrl: string, dir: string, redisUrl?: string): Record<string, string> {
+  return {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    LOG_LEVEL: 'warn',
+    TRUST_PROXY: 'true',
+    MESSAGE_RATE_LIMIT: '1000000',
+    UPLOAD_DIR: path.join(dir, 'uploads'),
+  };
+}
+
+/**
+ * The SQLite accounts of this run: signed up once through the API (1,000 argon2 hashes take a minute on a busy
+ * 2-core machine), then the stopped server's database file is copied for every later SQLite start, sessions
+ * included. Each start still creates its rooms and memberships through the API.
+ */
+let template: { file: string; cookies: string[]; signUpMs: number } | null = null;
+
+async function sqliteTemplate(users: number): Promise<{ file: string; cookies: string[]; signUpMs: number }> {
+  if (template && template.cookies.length === users) return template;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'confab-bench-accounts-'));
+  const file = path.join(dir, 'bench.db');
+  const port = await freePort();
+  const proc = start(process.execPath, ['dist/server/main.js'], confabEnv(port, `sqlite:${file}`, dir));
+  try {
+    await up(port, proc, 60_000);
+    const t0 = Date.now();
+    const cookies = await signUp(`http://127.0.0.1:${port}`, users);
+    template = { file, cookies, signUpMs: Date.now() - t0 };
+  } finally {
+    await stopChild(proc);
+  }
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return template;
+}
+
+export async function startConfab(o: ConfabOptions): Promise<System & { setupMs: number; signUpMs: number }> {
   const instances = o.instances ?? 1;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'confab-bench-'));
   let databaseUrl = `sqlite:${path.join(dir, 'bench.db')}`;
   let dropDb = async () => {};
   let redis: { url: string; proc: ChildProcess } | null = null;
-  if (o.postgres) {
+  let cookies: string[] = [];
+  let signUpMs = 0;
+  if (!o.postgres) {
+    const t = await sqliteTemplate(o.users);
+    for (const ext of ['', '-wal', '-shm']) if (existsSync(t.file + ext)) copyFileSync(t.file + ext, path.join(dir, `bench.db${ext}`));
+    cookies = t.cookies;
+    signUpMs = t.signUpMs;
+  } else {
     const name = `confab_bench_${randomBytes(6).toString('hex')}`;
     const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
     await admin.connect();
@@ -170,42 +250,17 @@ export async function startConfab(o: ConfabOptions): Promise<System & { setupMs:
     for (let i = 0; i < instances; i++) {
       const port = await freePort();
       ports.push(port);
-      procs.push(
-        start(process.execPath, ['dist/server/main.js'], {
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          DATABASE_URL: databaseUrl,
-          ...(redis ? { REDIS_URL: redis.url } : {}),
-          LOG_LEVEL: 'warn',
-          TRUST_PROXY: 'true',
-          MESSAGE_RATE_LIMIT: '1000000',
-          UPLOAD_DIR: path.join(dir, 'uploads'),
-        }),
-      );
+      procs.push(start(process.execPath, ['dist/server/main.js'], confabEnv(port, databaseUrl, dir, redis?.url)));
       // Migrations run on start: let the first instance finish before the next one starts.
       await up(port, procs[i]!, 60_000);
     }
     const t0 = Date.now();
     const base = `http://127.0.0.1:${ports[0]}`;
-    const post = async (p: string, body: unknown, cookie: string | null, ip: string) => {
-      const res = await fetch(`${base}${p}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', origin: base, 'x-forwarded-for': ip, ...(cookie ? { cookie } : {}) },
-        body: JSON.stringify(body),
-      });
-      if (!res.ok) throw new Error(`POST ${p}: ${res.status} ${await res.text()}`);
-      return res;
-    };
-    const pool = async (n: number, width: number, f: (i: number) => Promise<void>) => {
-      let next = 0;
-      await Promise.all(Array.from({ length: width }, async () => { while (next < n) await f(next++); }));
-    };
-    // Real sign-ups (argon2id), each from its own X-Forwarded-For address (10 sign-ups per address per hour).
-    const cookies: string[] = new Array<string>(o.users);
-    await pool(o.users, 4, async (i) => {
-      const res = await post('/api/auth/signup', { username: `bench${i}`, password: 'bench password 123' }, null, `10.77.${i >> 8}.${i & 255}`);
-      cookies[i] = res.headers.get('set-cookie')!.split(';')[0]!;
-    });
+    const post = poster(base);
+    if (o.postgres) {
+      cookies = await signUp(base, o.users);
+      signUpMs = Date.now() - t0;
+    }
     const roomIds: number[] = [];
     for (let r = 0; r < o.rooms; r++) {
       const res = await post('/api/rooms', { name: `bench-${r}` }, cookies[0]!, '10.78.0.1');
@@ -226,6 +281,7 @@ export async function startConfab(o: ConfabOptions): Promise<System & { setupMs:
     });
     const setupMs = Date.now() - t0;
     return {
+      signUpMs,
       name: instances > 1 ? `Confab x${instances} (PG+Redis)` : o.postgres ? 'Confab (PG+Redis)' : 'Confab',
       kind: 'confab',
       setupMs,
