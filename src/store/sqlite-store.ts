@@ -2,6 +2,13 @@
  * The embedded Store: one SQLite file through better-sqlite3. Statements are prepared once. better-sqlite3
  * is synchronous, so each transaction runs to completion without interleaving: the `seq` bump and the insert
  * are atomic by construction, and WAL with synchronous=FULL makes a commit durable before the ack.
+ *
+ * Message inserts are group-committed (group-commit.ts): the inserts of one event-loop turn share one
+ * transaction, so one fsync, and each promise resolves after that commit. Each insert runs in its own
+ * savepoint inside it, so a conflict (bad room, reply or attachment) fails that message alone; a database
+ * failure fails the whole batch and stores none of it. Every other write that takes a `seq` (edit, delete,
+ * reaction) or can take an upload away from a queued message flushes the queue first, so `seq` follows the
+ * order of the calls.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -34,6 +41,7 @@ import {
   type UnreadRow,
   type UserRow,
 } from './rows.js';
+import { GroupCommit, type Outcome } from './group-commit.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { sqliteSearch } from './sqlite-search.js';
 import { hitsOf } from './search-sql.js';
@@ -119,6 +127,8 @@ export class SqliteStore implements Store {
   private readonly editTx;
   private readonly deleteTx;
   private readonly reactionTx;
+  /** Queued message inserts, committed together once per event-loop turn. */
+  private readonly inserts = new GroupCommit<NewMessage, InsertResult>((batch) => this.commitInserts(batch));
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -284,7 +294,8 @@ export class SqliteStore implements Store {
       ping: db.prepare('SELECT 1'),
     };
 
-    // IMMEDIATE takes the write lock at BEGIN, so two writers never both read the same last_seq.
+    // Called inside the batch's IMMEDIATE transaction (which holds the write lock, so two writers never both
+    // read the same last_seq), where better-sqlite3 makes this nested transaction a savepoint.
     this.insertTx = db.transaction((m: NewMessage): InsertResult => {
       if (m.clientMsgId !== null) {
         const existing = this.stmt.byClientMsgId.get(m.roomId, m.clientMsgId);
@@ -370,6 +381,34 @@ export class SqliteStore implements Store {
       for (const userId of members) this.stmt.addMember.run(room.id, userId, r.createdAt);
       return room;
     });
+  }
+
+  /**
+   * One transaction (write lock taken at BEGIN) for a batch of inserts, each in its own savepoint: a
+   * conflict rolls back that message alone (its seq is given back, so later ones stay gapless); any other
+   * error rolls back the batch and is thrown to every caller.
+   */
+  private commitInserts(batch: NewMessage[]): Array<Outcome<InsertResult>> {
+    try {
+      return db_immediate(this.db, () =>
+        batch.map((m): Outcome<InsertResult> => {
+          try {
+            return { ok: true, value: this.insertTx(m) };
+          } catch (err) {
+            const e = translated(err);
+            if (e instanceof StoreConflictError) return { ok: false, error: e };
+            throw err;
+          }
+        }),
+      );
+    } catch (err) {
+      throw translated(err);
+    }
+  }
+
+  /** Message-insert transactions run so far (tests: proof that concurrent inserts share commits). */
+  get insertCommits(): number {
+    return this.inserts.batches;
   }
 
   /** Appends a change row for `targetId` (inside the caller's transaction) and returns it with its target. */
@@ -600,7 +639,7 @@ export class SqliteStore implements Store {
   }
 
   insertMessage(message: NewMessage): Promise<InsertResult> {
-    return this.run(() => this.insertTx.immediate(message));
+    return this.inserts.submit(message);
   }
 
   messagesBefore(roomId: number, beforeSeq: number | null, limit: number): Promise<MessageRecord[]> {
@@ -621,15 +660,24 @@ export class SqliteStore implements Store {
   }
 
   editMessage(edit: MessageEdit): Promise<ChangeResult | null> {
-    return this.run(() => this.editTx.immediate(edit));
+    return this.run(() => {
+      this.inserts.flush();
+      return this.editTx.immediate(edit);
+    });
   }
 
   deleteMessage(del: MessageDelete): Promise<ChangeResult | null> {
-    return this.run(() => this.deleteTx.immediate(del));
+    return this.run(() => {
+      this.inserts.flush();
+      return this.deleteTx.immediate(del);
+    });
   }
 
   setReaction(change: ReactionChange): Promise<ChangeResult | null> {
-    return this.run(() => this.reactionTx.immediate(change));
+    return this.run(() => {
+      this.inserts.flush();
+      return this.reactionTx.immediate(change);
+    });
   }
 
   createAttachment(a: NewAttachment): Promise<AttachmentRecord> {
@@ -659,9 +707,14 @@ export class SqliteStore implements Store {
   }
 
   deleteUnsentAttachments(createdBefore: number, limit: number): Promise<AttachmentRecord[]> {
-    return this.run(() => this.stmt.deleteUnsent.all(createdBefore, limit).map(toAttachment));
+    return this.run(() => {
+      this.inserts.flush();
+      return this.stmt.deleteUnsent.all(createdBefore, limit).map(toAttachment);
+    });
   }
 
+  // No flush of queued inserts here: a client names only seqs it has received, which are committed, and the
+  // clamp reads the committed last_seq; receipts must not break up the batches.
   moveCursors(roomId: number, userId: number, delivered: number | null, read: number | null): Promise<CursorMove | null> {
     return this.run(() => this.moveCursorsTx.immediate(roomId, userId, delivered, read));
   }
@@ -698,7 +751,9 @@ export class SqliteStore implements Store {
     return this.run(() => void this.stmt.ping.get());
   }
 
+  /** Commits the queued inserts first (their callers get their answer), then closes. */
   async close(): Promise<void> {
+    this.inserts.flush();
     if (this.db.open) this.db.close();
   }
 }
