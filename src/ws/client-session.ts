@@ -237,6 +237,7 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
         this.deps.chat,
         {
           write: (text) => this.conn.write(text),
+          whenWritable: () => this.conn.whenWritable(),
           fail: (err) => {
             this.deps.log.warn({ err, conn: this.conn.id, roomId }, 'replay failed; closing so the client resumes');
             this.conn.close(CLOSE.internalError, 'replay failed');

@@ -67,6 +67,27 @@ export class Connection {
     return true;
   }
 
+  /**
+   * For output the server can pace (replay from the store): null while the unsent output is under half the
+   * bound, otherwise a promise settled once the socket has drained (or the connection closed). Replay waits on
+   * it instead of running into the 1013 bound, which is for live traffic the server cannot hold back.
+   */
+  whenWritable(): Promise<void> | null {
+    const socket = (this.ws as unknown as { _socket: Socket | null })._socket;
+    if (this.ws.readyState !== WebSocket.OPEN || !socket) return null;
+    // 'drain' comes only after a write found the buffer past its high-water mark: without that, go on writing.
+    if (this.ws.bufferedAmount <= this.maxBufferedBytes / 2 || !socket.writableNeedDrain) return null;
+    return new Promise((resolve) => {
+      const done = () => {
+        socket.off('drain', done);
+        this.ws.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      this.ws.on('close', done);
+    });
+  }
+
   close(code: number, reason: string): void {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
       this.ws.close(code, reason);

@@ -47,6 +47,7 @@ export class LegacySession implements UserEventSink {
         deps.chat,
         {
           write: (text) => conn.write(text),
+          whenWritable: () => conn.whenWritable(),
           fail: () => conn.close(CLOSE.internalError, 'replay failed'),
         },
         'original',

@@ -19,6 +19,8 @@ export const REPLAY_PAGE_SIZE = 200;
 export interface FeedOutput {
   /** Writes a serialized frame; returns false when the connection can take no more. */
   write(frame: string): boolean;
+  /** Null when replay may write on; otherwise settles once the client has read enough (or the connection ended). */
+  whenWritable?(): Promise<void> | null;
   /** The store failed while catching up: the connection should end so the client resumes later. */
   fail(err: unknown): void;
 }
@@ -29,6 +31,8 @@ export class RoomFeed implements RoomSubscriber {
   private catchingUp = true;
   private pending: MessageRecord[] = [];
   private stopped = false;
+  /** True while replay waits for the client to read: live messages are then left to the next store read. */
+  private waiting = false;
 
   constructor(
     readonly roomId: number,
@@ -69,7 +73,9 @@ export class RoomFeed implements RoomSubscriber {
     if (this.stopped) return;
     const m = frames.message;
     if (this.catchingUp) {
-      this.pending.push(m);
+      // While replay waits on a client that is not reading, parking would grow without bound; the message is
+      // stored already (it is published after its commit) and the next store read brings it.
+      if (!this.waiting) this.pending.push(m);
       return;
     }
     if (m.seq <= this.cursor) return; // already delivered (replay overlapped the live path)
@@ -101,8 +107,22 @@ export class RoomFeed implements RoomSubscriber {
     try {
       while (!this.stopped) {
         const page = await this.chat.messagesAfter(this.roomId, this.cursor, REPLAY_PAGE_SIZE);
-        for (const m of page) this.emit(m);
-        if (page.length === REPLAY_PAGE_SIZE) continue;
+        let waited = false;
+        for (const m of page) {
+          // Paced by the client's reading, so a long catch-up never runs into the 1013 bound by itself.
+          const writable = this.out.whenWritable?.();
+          if (writable) {
+            this.waiting = true;
+            this.pending = [];
+            await writable;
+            this.waiting = false;
+            waited = true;
+            if (this.stopped) return;
+          }
+          this.emit(m);
+        }
+        // After a wait, what was published meanwhile was not parked: read the store again.
+        if (page.length === REPLAY_PAGE_SIZE || waited) continue;
         // The store is drained up to now; what arrived live meanwhile either is a duplicate, the next one,
         // or (rarely) still ahead of a message whose publish is late, which another store read settles.
         const parked = this.pending.sort((a, b) => a.seq - b.seq);
