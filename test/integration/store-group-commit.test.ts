@@ -268,3 +268,31 @@ test('an upload sent by a queued insert is linked before the clean-up of unsent 
   assert.equal((await sent).message.attachments[0]?.id, file.id);
   await store.close();
 });
+
+test('receipts of one turn share one transaction; each is applied in call order, monotonic and clamped', async () => {
+  const { store } = open();
+  try {
+    const users: UserRecord[] = [];
+    for (let i = 0; i < 50; i++) {
+      users.push(await store.createUser({ username: `r${i}`, usernameKey: `r${i}`, displayName: `R${i}`, passwordHash: 'x', createdAt: 1 }));
+    }
+    const room = await store.createRoom({ name: 'acks', nameKey: 'acks', kind: 'public', ownerId: null, createdAt: 1 });
+    for (const u of users) await store.addMember(room.id, u.id, 1);
+    for (let i = 0; i < 10; i++) await store.insertMessage(msg(room.id, `m${i}`));
+    const before = store.cursorCommits;
+    const moves = await Promise.all([
+      ...users.map((u, i) => store.moveCursors(room.id, u.id, (i % 10) + 1, null)),
+      // The same member twice in one batch: the second sees the first (monotonic), read is clamped to lastSeq.
+      store.moveCursors(room.id, users[0]!.id, 5, 3),
+      store.moveCursors(room.id, users[0]!.id, 2, 99),
+    ]);
+    assert.equal(store.cursorCommits - before, 1, '52 receipts of one turn, one transaction');
+    assert.deepEqual(moves[50]?.after, { ...moves[50]!.after, deliveredSeq: 5, readSeq: 3 });
+    assert.deepEqual([moves[51]?.before.readSeq, moves[51]?.after.readSeq, moves[51]?.after.deliveredSeq], [3, 10, 10]);
+    const cursors = await store.listCursors(room.id);
+    assert.equal(cursors.find((c) => c.userId === users[9]!.id)?.deliveredSeq, 10);
+    assert.equal(await store.moveCursors(room.id, 999_999, 1, 1), null, 'not a member: null, as before');
+  } finally {
+    await store.close();
+  }
+});
