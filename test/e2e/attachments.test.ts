@@ -5,13 +5,13 @@
  * working download link. Screenshots in test-results/screenshots/attachments-*.png.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import {
   assertNoConsoleProblems,
   E2EServer,
-  launchBrowser,
+  e2eSuite,
   ME_UNAVAILABLE,
   openPage,
   screenshot,
@@ -29,15 +29,10 @@ const REFUSED_UPLOAD = /status of 41[35] .*\/api\/rooms\/\d+\/attachments/;
 let server: E2EServer;
 let browser: Browser;
 
-before(async () => {
-  server = await E2EServer.start({ MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES) });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+e2eSuite((s, b) => {
+  server = s;
+  browser = b;
+}, { MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES) });
 
 /** An 800 x 500 picture: a diagonal gradient, so the thumbnail visibly is the image. */
 async function mockup(): Promise<Buffer> {

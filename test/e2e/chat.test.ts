@@ -3,12 +3,12 @@
  * HTML, and the original Django Channels protocol talking to the new client.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import {
   assertNoConsoleProblems,
   E2EServer,
-  launchBrowser,
+  e2eSuite,
   openPage,
   RawClient,
   SESSION_COOKIE,
@@ -21,14 +21,9 @@ import {
 let server: E2EServer;
 let browser: Browser;
 
-before(async () => {
-  server = await E2EServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+e2eSuite((s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('two browser contexts in one room see each other’s messages live', async () => {

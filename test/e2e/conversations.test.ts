@@ -5,12 +5,12 @@
  * the room out of the removed member's sidebar at once, and a third person who cannot open it by address.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import {
   assertNoConsoleProblems,
   E2EServer,
-  launchBrowser,
+  e2eSuite,
   ME_401,
   openPage,
   PASSWORD,
@@ -23,14 +23,9 @@ import {
 let server: E2EServer;
 let browser: Browser;
 
-before(async () => {
-  server = await E2EServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+e2eSuite((s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('two people sign up, find each other, and talk in a direct conversation; the first message arrives live', async () => {

@@ -3,12 +3,12 @@
  * messages and scrolling up loads older pages without moving the text being read.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import {
   assertNoConsoleProblems,
   E2EServer,
-  launchBrowser,
+  e2eSuite,
   openPage,
   sendFromPage,
   shownBodies,
@@ -20,14 +20,9 @@ import {
 let server: E2EServer;
 let browser: Browser;
 
-before(async () => {
-  server = await E2EServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+e2eSuite((s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('a reload shows the room’s history', async () => {

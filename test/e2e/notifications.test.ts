@@ -5,14 +5,14 @@
  * mention is highlighted and counted apart, and "Read by N" names the readers.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import {
   assertNoConsoleProblems,
   attention,
   clickNotification,
   E2EServer,
-  launchBrowser,
+  e2eSuite,
   openPage,
   recordedNotifications,
   screenshotBoth,
@@ -25,14 +25,9 @@ import {
 let server: E2EServer;
 let browser: Browser;
 
-before(async () => {
-  server = await E2EServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+e2eSuite((s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('a DM to a hidden page raises a notification and the title count; clicking it opens the conversation', async () => {

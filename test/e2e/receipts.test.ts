@@ -5,13 +5,13 @@
  * other tab of the same user; in a room, "Read by N" names the readers.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import {
   assertNoConsoleProblems,
   attention,
   E2EServer,
-  launchBrowser,
+  e2eSuite,
   openPage,
   screenshotBoth,
   sendFromPage,
@@ -23,14 +23,9 @@ import {
 let server: E2EServer;
 let browser: Browser;
 
-before(async () => {
-  server = await E2EServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+e2eSuite((s, b) => {
+  server = s;
+  browser = b;
 });
 
 /** The status of the own message with this body ('sent', 'delivered', 'read'). */

@@ -3,13 +3,13 @@
  * is missing or doubled; messages written meanwhile go through the outbox, which also survives a reload.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import {
   assertNoConsoleProblems,
   ME_UNAVAILABLE,
   E2EServer,
-  launchBrowser,
+  e2eSuite,
   openPage,
   sendFromPage,
   shownBodies,
@@ -22,14 +22,9 @@ import {
 let server: E2EServer;
 let browser: Browser;
 
-before(async () => {
-  server = await E2EServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+e2eSuite((s, b) => {
+  server = s;
+  browser = b;
 });
 
 /** Starts recording every text the connection pill shows, so short-lived states cannot be missed. */

@@ -5,13 +5,13 @@
  * layout facts a picture shows: nothing overflows sideways, the drawer opens and closes, no console errors.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import {
   assertNoConsoleProblems,
   DESKTOP,
   E2EServer,
-  launchBrowser,
+  e2eSuite,
   openPage,
   ME_401,
   PHONE,
@@ -26,14 +26,9 @@ import {
 let server: E2EServer;
 let browser: Browser;
 
-before(async () => {
-  server = await E2EServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+e2eSuite((s, b) => {
+  server = s;
+  browser = b;
 });
 
 /** Fails when the page is wider than its viewport (a horizontal scrollbar on a phone). */

@@ -5,12 +5,12 @@
  * highlighted, also in a public room not joined yet. Screenshots in test-results/screenshots/search-*.png.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import {
   assertNoConsoleProblems,
   E2EServer,
-  launchBrowser,
+  e2eSuite,
   openPage,
   PHONE,
   screenshot,
@@ -20,14 +20,9 @@ import {
 let server: E2EServer;
 let browser: Browser;
 
-before(async () => {
-  server = await E2EServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+e2eSuite((s, b) => {
+  server = s;
+  browser = b;
 });
 
 /** Messages before and after the one searched for: more than one history page, so the jump loads older ones. */

@@ -9,12 +9,12 @@
  * rel="noopener noreferrer" and target=_blank, and no direction control character.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
   assertNoConsoleProblems,
   E2EServer,
-  launchBrowser,
+  e2eSuite,
   openPage,
   screenshotBoth,
   waitForConnection,
@@ -24,14 +24,9 @@ import {
 let server: E2EServer;
 let browser: Browser;
 
-before(async () => {
-  server = await E2EServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
+e2eSuite((s, b) => {
+  server = s;
+  browser = b;
 });
 
 /** Sets `window.__pwned` to `n` (each payload its own number, to tell which one ran). */

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { WebSocket } from 'ws';
@@ -165,6 +166,24 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
+
+/**
+ * The set-up every browser test file shares: a Confab (with `env` on top of the defaults) and a Chromium, started
+ * before the file's tests and stopped after them. `use` gets both once they run.
+ */
+export function e2eSuite(use: (server: E2EServer, browser: Browser) => void, env: Record<string, string> = {}): void {
+  let server: E2EServer | undefined;
+  let browser: Browser | undefined;
+  before(async () => {
+    server = await E2EServer.start(env);
+    browser = await launchBrowser();
+    use(server, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
   });
 }
 
