@@ -119,18 +119,8 @@ export interface AttachmentRecord {
   createdAt: number;
 }
 
-export interface NewAttachment {
-  roomId: number;
-  uploaderId: number;
-  name: string;
-  contentType: string;
-  size: number;
-  storageKey: string;
-  thumbnailKey: string | null;
-  width: number | null;
-  height: number | null;
-  createdAt: number;
-}
+/** What the attachments domain hands to the store: a record before it has an id or a message. */
+export type NewAttachment = Omit<AttachmentRecord, 'id' | 'messageId'>;
 
 /**
  * A stored row of a room's `seq` stream. `seq` is gapless per room, assigned atomically with the insert.
