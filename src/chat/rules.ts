@@ -40,6 +40,9 @@ export function roomNameKey(name: string): string {
   return name.normalize('NFC').toLowerCase();
 }
 
+/** A client's idempotency key for a message (`clientMsgId`): the same rule on the WebSocket and over HTTP. */
+export const CLIENT_MSG_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** Validates a message body; it is stored verbatim (never trimmed or interpreted as HTML). */
 export function checkBody(body: string, maxChars: number, allowEmpty = false): string {
   if (!allowEmpty && body.trim().length === 0) throw new ConfabError('empty_message', 'Message is empty');

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ConfabError, type ErrorCode } from '../errors.js';
 import { MAX_ATTACHMENTS_PER_MESSAGE, type RoomView } from '../chat/chat-service.js';
-import { MAX_EMOJI_UNITS } from '../chat/rules.js';
+import { CLIENT_MSG_ID, MAX_EMOJI_UNITS } from '../chat/rules.js';
 import type { PresenceChange } from '../chat/presence.js';
 import type { Principal } from '../chat/principal.js';
 import type { CursorRecord, MessageRecord, RoomRecord, UnreadRecord } from '../store/store.js';
@@ -18,7 +18,7 @@ const requestId = z.string().min(1).max(64).optional();
 const roomId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const messageId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
-const clientMsgId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
+const clientMsgId = z.string().regex(CLIENT_MSG_ID, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
 
 // Strict objects: an unknown field is an error, and a `__proto__` key is just an unknown field.
 const clientFrame = z.discriminatedUnion('type', [

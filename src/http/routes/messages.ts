@@ -5,6 +5,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ChatService } from '../../chat/chat-service.js';
 import type { MessageChanges } from '../../chat/message-changes.js';
+import { CLIENT_MSG_ID } from '../../chat/rules.js';
 import { ConfabError } from '../../errors.js';
 import { messagePayload } from '../../wire.js';
 import { requireUser } from '../auth.js';
@@ -13,8 +14,6 @@ import { bodyOf, idParam } from '../request.js';
 type MessageParams = { Params: { id: string; messageId: string } };
 type ReactionParams = { Params: { id: string; messageId: string; emoji: string } };
 
-/** Same shape as the `send` frame's idempotency key. */
-const CLIENT_MSG_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** An optional list of positive integer ids in a body field. */
 function idList(raw: unknown, name: string): number[] | undefined {
