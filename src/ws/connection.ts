@@ -29,8 +29,13 @@ function uncorkAll(): void {
   corked.clear();
 }
 
+/** The TCP socket under a `ws` WebSocket (ws keeps it in a private field; it has no public accessor). */
+function socketOf(ws: WebSocket): Socket | null {
+  return (ws as unknown as { _socket: Socket | null })._socket;
+}
+
 function corkForThisTurn(ws: WebSocket): void {
-  const socket = (ws as unknown as { _socket: Socket | null })._socket;
+  const socket = socketOf(ws);
   if (!socket || corked.has(socket)) return;
   socket.cork();
   corked.add(socket);
@@ -73,7 +78,7 @@ export class Connection {
    * it instead of running into the 1013 bound, which is for live traffic the server cannot hold back.
    */
   whenWritable(): Promise<void> | null {
-    const socket = (this.ws as unknown as { _socket: Socket | null })._socket;
+    const socket = socketOf(this.ws);
     if (this.ws.readyState !== WebSocket.OPEN || !socket) return null;
     // 'drain' comes only after a write found the buffer past its high-water mark: without that, go on writing.
     if (this.ws.bufferedAmount <= this.maxBufferedBytes / 2 || !socket.writableNeedDrain) return null;
