@@ -366,6 +366,11 @@ export class ChatService {
     return this.store.messagesAfter(roomId, afterSeq, limit);
   }
 
+  /** The room's last `seq` in the store (null: no such room): where a live stream joined now starts. */
+  async lastSeq(roomId: number): Promise<number | null> {
+    return (await this.store.getRoom(roomId))?.lastSeq ?? null;
+  }
+
   /** Calls `listener` with each message stored in the room from now on (on any instance). */
   async watchRoom(roomId: number, listener: (message: MessageRecord) => void): Promise<() => Promise<void>> {
     return this.watch(roomGroup(roomId), listener);

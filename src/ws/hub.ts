@@ -10,6 +10,7 @@ import type { CursorChange, ReceiptService } from '../chat/receipts.js';
 import type { UserEvent } from '../chat/user-events.js';
 import type { CursorRecord, MessageRecord, RoomRecord } from '../store/store.js';
 import { legacyFrame, serverFrame } from './protocol.js';
+import { RoomOrder } from './room-order.js';
 
 /**
  * Cursor changes of one room are gathered for this long and sent as one `receipts` frame, serialized once
@@ -70,6 +71,8 @@ interface RoomEntry {
   /** Cursor changes waiting for the coalescing window to end, by user. */
   cursors: Map<number, CursorRecord>;
   flushTimer: NodeJS.Timeout | null;
+  /** The room's live rows back in seq order, once for every local subscriber. */
+  order: RoomOrder;
   /** Resolves once the layer subscription is live, to the function that ends it. */
   watching: Promise<() => Promise<void>>;
 }
@@ -138,7 +141,12 @@ export class Hub {
     let entry = this.rooms.get(roomId);
     if (!entry) {
       const subscribers = new Set<RoomSubscriber>();
-      const created: RoomEntry = { subscribers, cursors: new Map(), flushTimer: null, watching: Promise.resolve(async () => {}) };
+      const order = new RoomOrder({
+        emit: (m) => this.fanOut(subscribers, m),
+        readAfter: (after, limit) => this.chat.messagesAfter(roomId, after, limit),
+        onReadError: (err) => this.log.warn({ err, roomId }, 'could not read a gap of the live stream; feeds heal it'),
+      });
+      const created: RoomEntry = { subscribers, cursors: new Map(), flushTimer: null, order, watching: Promise.resolve(async () => {}) };
       created.watching = this.watchRoom(roomId, created);
       entry = created;
       this.rooms.set(roomId, entry);
@@ -156,6 +164,7 @@ export class Hub {
     const entry = this.rooms.get(roomId);
     if (!entry || !entry.subscribers.delete(subscriber) || entry.subscribers.size > 0) return;
     this.rooms.delete(roomId);
+    entry.order.stop();
     if (entry.flushTimer) clearTimeout(entry.flushTimer);
     entry.watching
       .then((stop) => stop())
@@ -176,7 +185,10 @@ export class Hub {
 
   async close(): Promise<void> {
     const stops = [...this.rooms.values(), ...this.users.values()].map((e) => e.watching.then((stop) => stop()));
-    for (const e of this.rooms.values()) if (e.flushTimer) clearTimeout(e.flushTimer);
+    for (const e of this.rooms.values()) {
+      e.order.stop();
+      if (e.flushTimer) clearTimeout(e.flushTimer);
+    }
     this.rooms.clear();
     this.users.clear();
     this.listeners.clear();
@@ -186,10 +198,17 @@ export class Hub {
   /** Watches a room's messages, cursor changes and typing notices; resolves to the function that stops all three. */
   private async watchRoom(roomId: number, entry: RoomEntry): Promise<() => Promise<void>> {
     const stops = await Promise.all([
-      this.chat.watchRoom(roomId, (m) => this.fanOut(entry.subscribers, m)),
+      this.chat.watchRoom(roomId, (m) => entry.order.push(m)),
       this.receipts.watchReceipts(roomId, (c) => this.gatherCursor(roomId, entry, c)),
       this.chat.watchTyping(roomId, (n) => this.relayTyping(entry, n)),
     ]);
+    // Read once the subscription is live, so that every row after it comes through the layer.
+    entry.order.start(
+      await this.chat.lastSeq(roomId).catch((err: unknown) => {
+        this.log.warn({ err, roomId }, 'could not read where the room stands; its first live row sets it');
+        return null;
+      }),
+    );
     return async () => {
       await Promise.allSettled(stops.map((stop) => stop()));
     };
