@@ -16,6 +16,7 @@ import { RateLimits } from './chat/rate-limits.js';
 import type { Config } from './config.js';
 import { buildHttpApp } from './http/app.js';
 import { openLayer } from './layer/open-layer.js';
+import { Metrics } from './metrics.js';
 import { openPresence } from './presence/open-presence.js';
 import { openStore } from './store/open-store.js';
 import { Gateway } from './ws/gateway.js';
@@ -69,6 +70,7 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   const receipts = new ReceiptService(store, layer, log);
   const presence = new PresenceService(store, openPresence(config, log), layer, log);
   const hub = new Hub(chat, receipts, presence, log);
+  const metrics = new Metrics();
   await hub.start();
   // After a channel-layer outage, every local feed re-reads from the store what never arrived live.
   layer.onRecovered(() => hub.resync());
@@ -82,6 +84,7 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
     originPolicy,
     layer,
     store,
+    metrics,
     log,
     webRoot: options.webRoot ?? defaultWebRoot(),
   });

@@ -13,13 +13,16 @@ import type { OriginPolicy } from '../access/origin.js';
 import type { AccountService } from '../chat/accounts.js';
 import type { AttachmentService } from '../attachments/attachment-service.js';
 import type { ChannelLayer } from '../layer/layer.js';
+import type { Metrics } from '../metrics.js';
 import { ConfabError, toConfabError } from '../errors.js';
 import { StoreUnavailableError } from '../store/store.js';
 import { authPlugin } from './auth.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { authRoutes } from './routes/auth.js';
 import type { Store } from '../store/store.js';
+import { cspReportRoutes } from './routes/csp-report.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { messageRoutes } from './routes/messages.js';
 import { roomRoutes } from './routes/rooms.js';
 import { searchRoutes } from './routes/search.js';
@@ -36,6 +39,7 @@ export interface HttpDeps {
   layer: ChannelLayer;
   originPolicy: OriginPolicy;
   store: Store;
+  metrics: Metrics;
   log: Logger;
   /** Folder of the built web client (dist/web). */
   webRoot: string;
@@ -61,6 +65,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
         baseUri: ["'none'"],
         frameAncestors: ["'none'"],
         formAction: ["'self'"],
+        // Browsers report what the policy refused; counted and logged (routes/csp-report.ts).
+        reportUri: ['/csp-report'],
       },
     },
     referrerPolicy: { policy: 'same-origin' },
@@ -91,6 +97,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
 
   await app.register(authPlugin, { accounts: deps.accounts, originPolicy: deps.originPolicy });
   await app.register(healthRoutes, { store: deps.store, layer: deps.layer });
+  await app.register(metricsRoutes, { metrics: deps.metrics });
+  await app.register(cspReportRoutes, { metrics: deps.metrics });
   await app.register(authRoutes, { accounts: deps.accounts, prefix: '/api' });
   await app.register(roomRoutes, { chat: deps.chat, accounts: deps.accounts, prefix: '/api' });
   await app.register(attachmentRoutes, { attachments: deps.attachments, prefix: '/api' });

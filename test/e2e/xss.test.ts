@@ -4,7 +4,8 @@
  * autolink, image), broken and nested Markdown, HTML inside code, entities, and Unicode direction tricks; also
  * through an edit and a reply's quote. Every payload would set `window.__pwned` if it ever ran. The test
  * asserts that no payload ran, that the page met no Content Security Policy violation (a
- * `securitypolicyviolation` listener installed before any page script, and Chromium's console), and that the
+ * `securitypolicyviolation` listener installed before any page script, Chromium's console, and the reports the
+ * server received at the policy's report-uri), and that the
  * rendered messages hold no active element, no `on*` attribute, no link but http(s)/mailto with
  * rel="noopener noreferrer" and target=_blank, and no direction control character.
  */
@@ -20,6 +21,10 @@ import {
   waitForConnection,
   type Frame,
 } from '../helpers/browser.js';
+import { metricAt } from '../helpers/server.js';
+
+/** CSP violation reports the server received from browsers (report-uri /csp-report). */
+const cspReports = () => metricAt(server.url, 'confab_csp_reports_total');
 
 let server: E2EServer;
 let browser: Browser;
@@ -142,6 +147,7 @@ test('an XSS corpus renders inert: no script runs, no CSP violation, no active m
 
     assert.equal(await page.evaluate(() => (window as unknown as { __pwned: number }).__pwned), 0, 'no payload ran');
     assert.deepEqual(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp), [], 'no CSP violation');
+    assert.equal(await cspReports(), 0, 'the server received no CSP violation report');
 
     const scan = await scanMessages(page);
     assert.deepEqual(scan.active, [], 'no active element in the messages');
@@ -188,6 +194,10 @@ test('the checks can see a violation: an inline script injected by the page is r
     assert.equal(await page.evaluate(() => (window as unknown as { __pwned: number }).__pwned), 0, 'the CSP blocked it');
     assert.match((await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp))[0]!, /^script-src/);
     assert.ok(tp.problems.some((p) => /Content Security Policy/.test(p)), 'Chromium logged the refusal too');
+    // The browser reports it to the server as well (sent in the background: wait for it).
+    const deadline = Date.now() + 10_000;
+    while ((await cspReports()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await cspReports(), 1, 'the server received the report');
   } finally {
     await tp.context.close();
   }

@@ -550,3 +550,11 @@ export async function signUpAt(baseUrl: string, username: string): Promise<strin
   assert.ok(cookie, 'sign-up sets the session cookie');
   return cookie;
 }
+
+/** The value of an unlabelled counter or gauge in an instance's /metrics (fails if it is not exposed). */
+export async function metricAt(baseUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  if (!m) throw new Error(`${name} is not in ${baseUrl}/metrics`);
+  return Number(m[1]);
+}

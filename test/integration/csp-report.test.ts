@@ -1,0 +1,43 @@
+/**
+ * The Content Security Policy names its report endpoint, and the endpoint counts every report (both formats
+ * browsers send, and a broken one) in /metrics, refuses an oversized one, and needs no Origin or session.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { MAX_CSP_REPORT_BYTES } from '../../src/http/routes/csp-report.js';
+import { metricAt, TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+before(async () => {
+  server = await TestServer.start();
+});
+after(() => server.close());
+
+const cspReportsAt = (baseUrl: string) => metricAt(baseUrl, 'confab_csp_reports_total');
+
+const report = (type: string, body: string) =>
+  fetch(`${server.url}/csp-report`, { method: 'POST', headers: { 'content-type': type }, body });
+
+test('the CSP sends reports to /csp-report, and every report is counted in /metrics', async () => {
+  const csp = (await fetch(`${server.url}/`)).headers.get('content-security-policy') ?? '';
+  assert.match(csp, /report-uri \/csp-report/);
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+
+  assert.equal(await cspReportsAt(server.url), 0);
+  const legacy = JSON.stringify({ 'csp-report': { 'document-uri': 'http://x/', 'violated-directive': 'script-src-elem', 'blocked-uri': 'inline' } });
+  assert.equal((await report('application/csp-report', legacy)).status, 204);
+  const modern = JSON.stringify([{ type: 'csp-violation', body: { documentURL: 'http://x/', effectiveDirective: 'img-src', blockedURL: 'http://evil/' } }]);
+  assert.equal((await report('application/reports+json', modern)).status, 204);
+  assert.equal((await report('application/csp-report', '{not json')).status, 204, 'a broken report is still one');
+  assert.equal(await cspReportsAt(server.url), 3);
+  const metrics = await fetch(`${server.url}/metrics`);
+  assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain/);
+});
+
+test('an oversized report is refused with 413 and not counted', async () => {
+  const before = await cspReportsAt(server.url);
+  const big = JSON.stringify({ 'csp-report': { 'script-sample': 'x'.repeat(MAX_CSP_REPORT_BYTES) } });
+  assert.equal((await report('application/csp-report', big)).status, 413);
+  assert.equal(await cspReportsAt(server.url), before);
+});
