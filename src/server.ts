@@ -2,6 +2,7 @@
  * Composition root: builds the store, the channel layer, the chat domain, the HTTP app and the WebSocket
  * gateway from a Config, and stops them in the order that loses nothing.
  */
+import type { Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
@@ -32,6 +33,8 @@ export interface RunningConfab {
   port: number;
   log: Logger;
   gateway: Gateway;
+  /** The HTTP server under the app and the gateway (tests watch its upgrades). */
+  httpServer: Server;
   /** The account operations, for tests and the admin tool. */
   accounts: AccountService;
   /** The attachments, for tests (sweeping abandoned uploads at a chosen time). */
@@ -119,5 +122,5 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
       log.info('Confab stopped');
     })());
 
-  return { url: `http://${host}:${port}`, port, log, gateway, accounts, attachments, close };
+  return { url: `http://${host}:${port}`, port, log, gateway, httpServer: app.server, accounts, attachments, close };
 }

@@ -41,8 +41,8 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
   private queued = 0;
   private badFrames = 0;
   private closed = false;
-  /** When this connection last relayed typing, per room. */
-  private readonly lastTyping = new Map<number, number>();
+  /** When this connection last relayed typing, per room; made on the first typing notice (most never send one). */
+  private lastTyping: Map<number, number> | null = null;
 
   constructor(
     private readonly conn: Connection,
@@ -210,6 +210,7 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
         return;
       case 'typing': {
         const now = Date.now();
+        this.lastTyping ??= new Map();
         if (now - (this.lastTyping.get(frame.room) ?? -Infinity) < TYPING_MIN_INTERVAL_MS) return;
         this.lastTyping.set(frame.room, now);
         await this.deps.chat.typing(this.principal, frame.room);
