@@ -45,6 +45,9 @@ function corkForThisTurn(ws: WebSocket): void {
   }
 }
 
+/** A Buffer handed to `send` is still a text frame: it holds a frame serialized once for many recipients. */
+const TEXT_FRAME = { binary: false } as const;
+
 export class Connection {
   readonly id = randomBytes(6).toString('hex');
 
@@ -56,11 +59,11 @@ export class Connection {
   ) {}
 
   /**
-   * Queues a serialized frame. A client that reads too slowly is closed with 1013 once its unsent output
-   * (including frames corked for this turn) passes the bound, instead of letting one slow reader hold
-   * memory; it resumes by `seq` later. Returns false when the frame was not queued.
+   * Queues a serialized text frame (a string, or its UTF-8 bytes shared with other recipients). A client that
+   * reads too slowly is closed with 1013 once its unsent output (including frames corked for this turn) passes
+   * the bound, instead of letting one slow reader hold memory; it resumes by `seq` later. Returns false when the frame was not queued.
    */
-  write(frame: string): boolean {
+  write(frame: string | Buffer): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     if (this.ws.bufferedAmount > this.maxBufferedBytes) {
       this.onOverflow();
@@ -68,7 +71,7 @@ export class Connection {
       return false;
     }
     corkForThisTurn(this.ws);
-    this.ws.send(frame);
+    this.ws.send(frame, TEXT_FRAME);
     return true;
   }
 

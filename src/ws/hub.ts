@@ -18,21 +18,28 @@ import { RoomOrder } from './room-order.js';
  */
 export const RECEIPT_COALESCE_MS = 250;
 
-/** The frames of one delivery, each serialized at most once and shared by every recipient. */
+/**
+ * The frames of one delivery, each serialized and encoded to UTF-8 at most once and shared by every recipient:
+ * handing each socket the same Buffer spares a string-to-bytes conversion per recipient (measured with
+ * `npm run bench -- --scenario 1 --fixed --rate 20000`).
+ */
 export class DeliveryFrames {
-  private serialized: string | undefined;
-  private serializedLegacy: string | null | undefined;
+  private serialized: Buffer | undefined;
+  private serializedLegacy: Buffer | null | undefined;
 
   constructor(readonly message: MessageRecord) {}
 
   /** The `/ws` protocol's `message` frame. */
-  get text(): string {
-    return (this.serialized ??= serverFrame.row(this.message));
+  get bytes(): Buffer {
+    return (this.serialized ??= Buffer.from(serverFrame.row(this.message)));
   }
 
   /** The original endpoint's `{"message": ...}` frame; null for a change, which that protocol cannot show. */
-  get legacyText(): string | null {
-    if (this.serializedLegacy === undefined) this.serializedLegacy = legacyFrame.message(this.message);
+  get legacyBytes(): Buffer | null {
+    if (this.serializedLegacy === undefined) {
+      const text = legacyFrame.message(this.message);
+      this.serializedLegacy = text === null ? null : Buffer.from(text);
+    }
     return this.serializedLegacy;
   }
 }

@@ -17,8 +17,8 @@ export const REPLAY_PAGE_SIZE = 200;
 
 /** What the feed needs from its connection. */
 export interface FeedOutput {
-  /** Writes a serialized frame; returns false when the connection can take no more. */
-  write(frame: string): boolean;
+  /** Writes a serialized text frame (a Buffer: its UTF-8 bytes); returns false when the connection can take no more. */
+  write(frame: string | Buffer): boolean;
   /** Null when replay may write on; otherwise settles once the client has read enough (or the connection ended). */
   whenWritable?(): Promise<void> | null;
   /** The store failed while catching up: the connection should end so the client resumes later. */
@@ -81,8 +81,8 @@ export class RoomFeed implements RoomSubscriber {
     if (m.seq <= this.cursor) return; // already delivered (replay overlapped the live path)
     if (m.seq === this.cursor + 1) {
       this.cursor = m.seq;
-      const text = this.format === 'protocol' ? frames.text : frames.legacyText;
-      if (text !== null) this.out.write(text);
+      const bytes = this.format === 'protocol' ? frames.bytes : frames.legacyBytes;
+      if (bytes !== null) this.out.write(bytes);
       return;
     }
     this.pending.push(m);
