@@ -42,6 +42,10 @@ const schema = z.object({
   UPLOADS_PER_USER_PER_MINUTE: int(1, 1_000_000).default(20),
   UPLOAD_BYTES_PER_USER_PER_HOUR: int(1024, 2 ** 50).default(200 * 1024 * 1024),
   UPLOAD_DIR: z.string().min(1).default('./data/uploads'),
+  MAX_CONNECTIONS_PER_USER: int(1, 1_000_000).default(30),
+  MAX_CONNECTIONS_PER_ADDRESS: int(1, 10_000_000).default(1000),
+  HANDSHAKES_PER_ADDRESS_PER_MINUTE: int(1, 10_000_000).default(1200),
+  FRAMES_PER_SECOND: int(1, 1_000_000).default(100),
 });
 
 /** Every environment variable Confab reads (README.md's configuration table lists each). */
@@ -87,6 +91,14 @@ export interface Config {
   uploadBytesPerUserPerHour: number;
   /** Folder of the disk attachment storage (created on start). */
   uploadDir: string;
+  /** Open WebSocket connections one user may hold on this instance; more are refused with 429. */
+  maxConnectionsPerUser: number;
+  /** Open WebSocket connections from one client address on this instance; more are refused with 429. */
+  maxConnectionsPerAddress: number;
+  /** WebSocket handshakes one client address may make per minute on this instance; more are refused with 429. */
+  handshakesPerAddressPerMinute: number;
+  /** Frames one connection may send per second on average (bursts of twice that); more get `rate_limited`. */
+  framesPerSecond: number;
 }
 
 /** Raised for an invalid environment; its message names every offending variable. */
@@ -141,5 +153,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     uploadsPerUserPerMinute: v.UPLOADS_PER_USER_PER_MINUTE,
     uploadBytesPerUserPerHour: v.UPLOAD_BYTES_PER_USER_PER_HOUR,
     uploadDir: v.UPLOAD_DIR,
+    maxConnectionsPerUser: v.MAX_CONNECTIONS_PER_USER,
+    maxConnectionsPerAddress: v.MAX_CONNECTIONS_PER_ADDRESS,
+    handshakesPerAddressPerMinute: v.HANDSHAKES_PER_ADDRESS_PER_MINUTE,
+    framesPerSecond: v.FRAMES_PER_SECOND,
   };
 }

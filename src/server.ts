@@ -21,6 +21,7 @@ import { Metrics } from './metrics.js';
 import { openPresence } from './presence/open-presence.js';
 import { openStore } from './store/open-store.js';
 import { Gateway } from './ws/gateway.js';
+import { GatewayCounters } from './ws/counters.js';
 import { Hub } from './ws/hub.js';
 
 /** How often abandoned uploads are looked for (they are deleted UNSENT_UPLOAD_TTL_MS after upload). */
@@ -72,7 +73,8 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   const accounts = new AccountService(store, layer, rateLimits, config.sessionTtlMs, log);
   const receipts = new ReceiptService(store, layer, log);
   const presence = new PresenceService(store, openPresence(config, log), layer, log);
-  const hub = new Hub(chat, receipts, presence, log);
+  const counters = new GatewayCounters();
+  const hub = new Hub(chat, receipts, presence, log, counters);
   const metrics = new Metrics();
   await hub.start();
   // After a channel-layer outage, every local feed re-reads from the store what never arrived live.
@@ -91,7 +93,25 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
     log,
     webRoot: options.webRoot ?? defaultWebRoot(),
   });
-  const gateway = new Gateway(app.server, { ...config, chat, changes, receipts, presence, accounts, hub, log, originPolicy });
+  const gateway = new Gateway(app.server, {
+    ...config,
+    chat,
+    changes,
+    receipts,
+    presence,
+    accounts,
+    hub,
+    log,
+    originPolicy,
+    counters,
+    observeSendSeconds: (s) => metrics.sendSeconds.observe(s),
+  });
+  metrics.watch({
+    counters,
+    connections: () => gateway.connectionCount,
+    messagesStored: () => chat.stats.messagesStored,
+    subscriptions: () => hub.stats().subscriptions,
+  });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -179,6 +179,9 @@ function confabEnv(port: number, databaseUrl: string, dir: string, redisUrl?: st
     LOG_LEVEL: 'warn',
     TRUST_PROXY: 'true',
     MESSAGE_RATE_LIMIT: '1000000',
+    // The generator's connections all come from 127.0.0.1, where real users come from many addresses.
+    MAX_CONNECTIONS_PER_ADDRESS: '10000000',
+    HANDSHAKES_PER_ADDRESS_PER_MINUTE: '10000000',
     UPLOAD_DIR: path.join(dir, 'uploads'),
   };
 }

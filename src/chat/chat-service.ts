@@ -89,6 +89,8 @@ export interface ChatLimits {
 
 export class ChatService {
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Running totals (/metrics). */
+  readonly stats = { messagesStored: 0 };
   private closing = false;
 
   constructor(
@@ -313,7 +315,10 @@ export class ChatService {
     this.inFlight.add(work);
     try {
       const { message, created } = await work;
-      if (created) this.announce(message);
+      if (created) {
+        this.stats.messagesStored++;
+        this.announce(message);
+      }
       return message;
     } catch (err) {
       // The room, the quoted message or an upload vanished (or was taken) between the checks and the insert.

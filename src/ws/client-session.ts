@@ -33,6 +33,8 @@ export interface SessionDeps {
   maxMessageChars: number;
   maxFrameBytes: number;
   maxUploadBytes: number;
+  /** Told how long each send took from its frame's arrival to its ack (/metrics). */
+  observeSendSeconds?: (seconds: number) => void;
 }
 
 export class ClientSession implements RoomListSubscriber, UserEventSink {
@@ -118,6 +120,13 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
+    const wait = this.conn.admitFrame();
+    if (wait > 0) {
+      // The refusal echoes the frame's id and clientMsgId so the client resends the right one; decoding the
+      // refused frames costs little, as MAX_FLOOD_REFUSALS in a row close the connection.
+      this.sendError(new ConfabError('rate_limited', 'Too many frames; slow down', { retryAfterMs: wait }), this.contextOf(data, isBinary));
+      return;
+    }
     if (isBinary) {
       this.badFrame(new FrameError('binary_not_supported', 'Binary frames are not supported; send JSON text', {}));
       return;
@@ -145,10 +154,21 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
       .finally(() => this.queued--);
   }
 
+  /** The id and clientMsgId of a frame, if it has any that decode (for answering one that is not handled). */
+  private contextOf(data: Buffer, isBinary: boolean): ErrorContext {
+    if (isBinary) return {};
+    try {
+      return contextOf(decodeClientFrame(data.toString('utf8')));
+    } catch (err) {
+      return err instanceof FrameError ? err.context : {};
+    }
+  }
+
   private async handle(frame: ClientFrame): Promise<void> {
     if (this.closed) return;
     switch (frame.type) {
       case 'send': {
+        const started = performance.now();
         const message = await this.deps.chat.send(this.principal, {
           roomId: frame.room,
           body: frame.body,
@@ -157,6 +177,7 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
           attachments: frame.attachments,
         });
         this.conn.write(serverFrame.ack(message));
+        this.deps.observeSendSeconds?.((performance.now() - started) / 1000);
         return;
       }
       case 'edit': {

@@ -5,6 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
+import { GatewayCounters } from './counters.js';
+import type { FrameRate } from './frame-rate.js';
+
+/** Frames refused in a row for the frame rate after which the connection is closed with 1008 (checklist #12). */
+export const MAX_FLOOD_REFUSALS = 50;
 
 /** Close codes Confab uses (RFC 6455 numbers). */
 export const CLOSE = {
@@ -51,12 +56,36 @@ const TEXT_FRAME = { binary: false } as const;
 export class Connection {
   readonly id = randomBytes(6).toString('hex');
 
+  /** Frames refused for the frame rate since the last one admitted. */
+  private refusals = 0;
+
   constructor(
     readonly ws: WebSocket,
     private readonly maxBufferedBytes: number,
-    /** Told when this connection is closed for reading too slowly (counted by the gateway). */
-    private readonly onOverflow: () => void = () => {},
+    /** The instance's totals (frames in and out, closes for reading slowly or flooding). */
+    private readonly counters: GatewayCounters = new GatewayCounters(),
+    /** Inbound frames allowed; null: unlimited. */
+    private readonly frameRate: FrameRate | null = null,
   ) {}
+
+  /**
+   * Admits one inbound frame under the connection's frame rate: 0, or the milliseconds until the next one
+   * would be admitted (the caller answers `rate_limited` with them). A client that keeps sending past
+   * MAX_FLOOD_REFUSALS refusals in a row is flooding, not bursting: it is closed with 1008.
+   */
+  admitFrame(): number {
+    this.counters.framesIn++;
+    const wait = this.frameRate?.take() ?? 0;
+    if (wait === 0) {
+      this.refusals = 0;
+      return 0;
+    }
+    if (++this.refusals > MAX_FLOOD_REFUSALS && this.ws.readyState === WebSocket.OPEN) {
+      this.counters.floodCloses++;
+      this.close(CLOSE.policyViolation, 'too many frames');
+    }
+    return wait;
+  }
 
   /**
    * Queues a serialized text frame (a string, or its UTF-8 bytes shared with other recipients). A client that
@@ -66,12 +95,13 @@ export class Connection {
   write(frame: string | Buffer): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     if (this.ws.bufferedAmount > this.maxBufferedBytes) {
-      this.onOverflow();
+      this.counters.slowConsumerCloses++;
       this.close(CLOSE.tryAgainLater, 'send buffer full');
       return false;
     }
     corkForThisTurn(this.ws);
     this.ws.send(frame, TEXT_FRAME);
+    this.counters.framesOut++;
     return true;
   }
 

@@ -14,14 +14,20 @@ import type { PresenceService } from '../chat/presence.js';
 import type { ReceiptService } from '../chat/receipts.js';
 import { guestPrincipal, type Principal } from '../chat/principal.js';
 import { credentialOf } from '../access/credentials.js';
+import { clientAddress } from '../access/client-address.js';
 import { originAllowed, type OriginPolicy } from '../access/origin.js';
 import { ClientSession } from './client-session.js';
 import { CLOSE, Connection } from './connection.js';
+import type { GatewayCounters } from './counters.js';
+import { ConnectionLimits, type Refusal } from './connection-limits.js';
+import { FrameRate } from './frame-rate.js';
 import type { MessageChanges } from '../chat/message-changes.js';
 import type { Hub } from './hub.js';
 import { LegacySession } from './legacy-session.js';
 
 const LEGACY_PATH = /^\/ws\/chat\/([^/]+)\/?$/;
+/** A connection may send this many seconds' worth of its frame rate at once (FRAMES_PER_SECOND x this). */
+export const FRAME_BURST_SECONDS = 2;
 
 export interface GatewayOptions {
   chat: ChatService;
@@ -38,6 +44,13 @@ export interface GatewayOptions {
   maxUploadBytes: number;
   maxBufferedBytes: number;
   heartbeatIntervalMs: number;
+  maxConnectionsPerUser: number;
+  maxConnectionsPerAddress: number;
+  handshakesPerAddressPerMinute: number;
+  framesPerSecond: number;
+  /** The instance's totals, shared with the hub (deliveries) and read by /metrics. */
+  counters: GatewayCounters;
+  observeSendSeconds?: (seconds: number) => void;
 }
 
 interface Session {
@@ -64,13 +77,17 @@ export class Gateway {
   private readonly heartbeat: NodeJS.Timeout;
   private accepting = true;
   /** Running totals for tests and, later, metrics. */
-  readonly counters = { slowConsumerCloses: 0 };
+  /** Running totals (tests and /metrics). */
+  readonly counters: GatewayCounters;
+  private readonly limits: ConnectionLimits;
 
   constructor(
     server: Server,
     private readonly opts: GatewayOptions,
   ) {
     // maxPayload makes ws refuse an oversized frame (1009) from its header, before buffering it.
+    this.counters = opts.counters;
+    this.limits = new ConnectionLimits(opts);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     // A peer that misses two pings in a row is gone (half-open TCP): terminate it.
@@ -109,28 +126,47 @@ export class Gateway {
       this.opts.log.warn({ origin: req.headers.origin, path: url.pathname }, 'handshake refused: foreign origin');
       return refuse(socket, 403, 'Forbidden');
     }
-    this.authenticate(req).then(
-      (found) => {
-        let principal = found;
-        if (!principal && roomName !== null && this.opts.allowGuests) principal = guestPrincipal(guestName());
-        if (!principal) return refuse(socket, 401, 'Unauthorized');
-        if (!this.accepting) return refuse(socket, 503, 'Service Unavailable');
-        if (socket.destroyed) return;
-        const who = principal;
-        this.wss.handleUpgrade(req, socket, head, (ws) => {
-          const conn = this.track(ws);
-          const session =
-            roomName === null
-              ? new ClientSession(conn, who, this.opts)
-              : new LegacySession(conn, who, roomName, this.opts);
-          this.sessions.set(ws, session);
-        });
-      },
-      (err: unknown) => {
-        this.opts.log.error({ err }, 'handshake authentication failed');
-        refuse(socket, 503, 'Service Unavailable');
-      },
-    );
+    void this.upgrade(req, socket, head, roomName);
+  }
+
+  /** The checks that wait for something (the handshake rate, the credential's look-up), then the upgrade. */
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, roomName: string | null): Promise<void> {
+    const address = clientAddress(req.headers, req.socket.remoteAddress, this.opts.originPolicy.trustProxy);
+    let principal: Principal | null;
+    try {
+      const early = await this.limits.beforeAuth(address);
+      if (early) return this.tooMany(socket, early, address);
+      principal = await this.authenticate(req);
+    } catch (err) {
+      this.opts.log.error({ err }, 'handshake authentication failed');
+      return refuse(socket, 503, 'Service Unavailable');
+    }
+    if (!principal && roomName !== null && this.opts.allowGuests) principal = guestPrincipal(guestName());
+    if (!principal) return refuse(socket, 401, 'Unauthorized');
+    if (!this.accepting) return refuse(socket, 503, 'Service Unavailable');
+    if (socket.destroyed) return;
+    const over = this.limits.check(address, principal.userId);
+    if (over) return this.tooMany(socket, over, address);
+    const who = principal;
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      // Counted only once upgraded: a handshake ws refuses (a bad key) never reaches here and never counted.
+      const admitted = this.limits.admit(address, who.userId);
+      if (typeof admitted === 'string') {
+        ws.close(CLOSE.policyViolation, 'too many connections');
+        return;
+      }
+      ws.once('close', admitted);
+      const conn = this.track(ws);
+      const session =
+        roomName === null ? new ClientSession(conn, who, this.opts) : new LegacySession(conn, who, roomName, this.opts);
+      this.sessions.set(ws, session);
+    });
+  }
+
+  private tooMany(socket: Duplex, refusal: Refusal, address: string): void {
+    this.counters.handshakesRefused++;
+    this.opts.log.warn({ refusal, address }, 'handshake refused: too many connections or handshakes');
+    refuse(socket, 429, 'Too Many Requests');
   }
 
   private readonly onSocketError = (err: Error): void => this.opts.log.debug({ err }, 'upgrade socket error');
@@ -143,7 +179,8 @@ export class Gateway {
   }
 
   private track(ws: WebSocket): Connection {
-    const conn = new Connection(ws, this.opts.maxBufferedBytes, () => this.counters.slowConsumerCloses++);
+    const rate = this.opts.framesPerSecond;
+    const conn = new Connection(ws, this.opts.maxBufferedBytes, this.counters, new FrameRate(rate, rate * FRAME_BURST_SECONDS));
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
     ws.on('error', (err) => this.opts.log.debug({ err, conn: conn.id }, 'websocket error'));
@@ -154,6 +191,7 @@ export class Gateway {
   private beat(): void {
     for (const ws of this.sessions.keys()) {
       if (!this.alive.has(ws)) {
+        this.counters.heartbeatTimeouts++;
         ws.terminate();
         continue;
       }

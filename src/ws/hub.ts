@@ -10,6 +10,7 @@ import type { CursorChange, ReceiptService } from '../chat/receipts.js';
 import type { UserEvent } from '../chat/user-events.js';
 import type { CursorRecord, MessageRecord, RoomRecord } from '../store/store.js';
 import { legacyFrame, serverFrame } from './protocol.js';
+import type { GatewayCounters } from './counters.js';
 import { RoomOrder } from './room-order.js';
 
 /**
@@ -98,6 +99,8 @@ export class Hub {
     private readonly receipts: ReceiptService,
     private readonly presence: PresenceService,
     private readonly log: Logger,
+    /** Where deliveries are counted (/metrics). */
+    private readonly counters: Pick<GatewayCounters, 'deliveries'> = { deliveries: 0 },
   ) {}
 
   /** Starts relaying room creations and presence changes. */
@@ -294,6 +297,7 @@ export class Hub {
   }
 
   private fanOut(subscribers: Set<RoomSubscriber>, message: MessageRecord): void {
+    this.counters.deliveries += subscribers.size;
     const frames = new DeliveryFrames(message);
     for (const s of subscribers) {
       try {

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { ChatService } from '../chat/chat-service.js';
-import { toConfabError } from '../errors.js';
+import { ConfabError, toConfabError } from '../errors.js';
 import type { RoomRecord } from '../store/store.js';
 import { CLOSE, type Connection } from './connection.js';
 import type { Hub, UserEventSink } from './hub.js';
@@ -101,6 +101,11 @@ export class LegacySession implements UserEventSink {
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
+    const wait = this.conn.admitFrame();
+    if (wait > 0) {
+      this.conn.write(legacyFrame.error(new ConfabError('rate_limited', 'Too many frames; slow down', { retryAfterMs: wait })));
+      return;
+    }
     let body: string;
     try {
       if (isBinary) throw new FrameError('binary_not_supported', 'Binary frames are not supported', {});

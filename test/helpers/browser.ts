@@ -81,6 +81,7 @@ export class E2EServer {
       LOG_LEVEL: 'silent',
       // Bulk history seeding must not hit the per-user message limit.
       MESSAGE_RATE_LIMIT: '100000',
+      FRAMES_PER_SECOND: '1000000',
       // Lets each test account sign up from its own X-Forwarded-For address (see nextAddress).
       TRUST_PROXY: 'true',
       ...extra,

@@ -18,7 +18,7 @@ const MAX_UPLOAD_BYTES = 256 * 1024;
 let server: TestServer;
 before(async () => {
   // The per-user upload limits have their own tests (attachment-limits.test.ts); here one account uploads a lot.
-  server = await TestServer.start({ MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES), MESSAGE_RATE_LIMIT: '1000000', UPLOADS_PER_USER_PER_MINUTE: '1000' });
+  server = await TestServer.start({ MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES), MESSAGE_RATE_LIMIT: '1000000', FRAMES_PER_SECOND: '1000000', UPLOADS_PER_USER_PER_MINUTE: '1000' });
 });
 after(() => server.close());
 

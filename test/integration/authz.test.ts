@@ -11,7 +11,7 @@ import { apiError, expectFrame, sessionCookieOf, TestServer, type Account, type 
 
 let server: TestServer;
 before(async () => {
-  server = await TestServer.start({ MESSAGE_RATE_LIMIT: '1000000' });
+  server = await TestServer.start({ MESSAGE_RATE_LIMIT: '1000000', FRAMES_PER_SECOND: '1000000' });
 });
 after(() => server.close());
 

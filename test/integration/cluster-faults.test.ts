@@ -31,7 +31,7 @@ before(async () => {
   redis = await PrivateRedis.create();
   // Instance 2 reaches Redis through a proxy the test can cut.
   proxy = await CuttableProxy.create(redis.port);
-  const env = (redisUrl: string) => ({ DATABASE_URL: postgres.url, REDIS_URL: redisUrl, MESSAGE_RATE_LIMIT: '100000' });
+  const env = (redisUrl: string) => ({ DATABASE_URL: postgres.url, REDIS_URL: redisUrl, MESSAGE_RATE_LIMIT: '100000', FRAMES_PER_SECOND: '1000000' });
   instances = [];
   for (let i = 0; i < 3; i++) instances.push(await Instance.create(i, env(i === 2 ? proxy.url : redis.url)));
 

@@ -12,7 +12,7 @@ import { expectFrame, TestServer, WAIT_MS, type ChatClient } from '../helpers/se
 let server: TestServer;
 before(async () => {
   // Hundreds of messages per sender: no message rate limit here (accounts.test.ts tests it).
-  server = await TestServer.start({ MESSAGE_RATE_LIMIT: '1000000' });
+  server = await TestServer.start({ MESSAGE_RATE_LIMIT: '1000000', FRAMES_PER_SECOND: '1000000' });
 });
 after(() => server.close());
 

@@ -19,7 +19,7 @@ type Update = Frame<'update'>;
 
 let server: TestServer;
 before(async () => {
-  server = await TestServer.start({ MESSAGE_RATE_LIMIT: '1000000' });
+  server = await TestServer.start({ MESSAGE_RATE_LIMIT: '1000000', FRAMES_PER_SECOND: '1000000' });
 });
 after(() => server.close());
 

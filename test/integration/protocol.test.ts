@@ -14,7 +14,7 @@ const MAX_BAD_FRAMES = 20;
 let server: TestServer;
 before(async () => {
   // The bystander posts as fast as it can: no message rate limit here (accounts.test.ts tests it).
-  server = await TestServer.start({ MESSAGE_RATE_LIMIT: '1000000' });
+  server = await TestServer.start({ MESSAGE_RATE_LIMIT: '1000000', FRAMES_PER_SECOND: '1000000' });
 });
 after(() => server.close());
 

@@ -307,7 +307,7 @@ describe('search over HTTP: GET /api/search', () => {
   let ana: Account;
   let bo: Account;
   before(async () => {
-    server = await TestServer.start({ MESSAGE_RATE_LIMIT: '1000000' });
+    server = await TestServer.start({ MESSAGE_RATE_LIMIT: '1000000', FRAMES_PER_SECOND: '1000000' });
     ana = await server.signUp('ana_search', { displayName: 'Ana' });
     bo = await server.signUp('bo_search', { displayName: 'Bo' });
   });

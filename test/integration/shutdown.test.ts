@@ -17,7 +17,7 @@ after(() => rm(dir, { recursive: true, force: true }));
 
 function startChild(dbFile: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${dbFile}`, LOG_LEVEL: 'info', MESSAGE_RATE_LIMIT: '1000000' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${dbFile}`, LOG_LEVEL: 'info', MESSAGE_RATE_LIMIT: '1000000', FRAMES_PER_SECOND: '1000000' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = new Promise<string>((resolve, reject) => {

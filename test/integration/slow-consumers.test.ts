@@ -58,6 +58,9 @@ const server = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     LOG_LEVEL: 'silent',
     MAX_BUFFERED_BYTES: String(MAX_BUFFERED_BYTES),
     MESSAGE_RATE_LIMIT: '1000000',
+    // One account sends thousands of messages at once and holds every connection of the test.
+    FRAMES_PER_SECOND: '1000000',
+    MAX_CONNECTIONS_PER_USER: '1000',
     // Stalled clients answer no pings: keep the heartbeat out of this test (slow-peers.test.ts covers it).
     HEARTBEAT_INTERVAL_MS: '3600000',
   },

@@ -23,6 +23,7 @@ const confab = await startConfab(
     MAX_BUFFERED_BYTES: String(64 * 1024),
     // The sender floods on purpose: no message rate limit here (accounts.test.ts tests it).
     MESSAGE_RATE_LIMIT: '1000000',
+    FRAMES_PER_SECOND: '1000000',
   }),
 );
 const cookie = await signUpAt(confab.url, 'firehose');
