@@ -116,7 +116,7 @@ test('the composer shows a character counter near the limit and will not send pa
   }
 });
 
-test('message text that looks like HTML is shown as text and never runs', async () => {
+test('#10 message text that looks like HTML is shown as text and never runs', async () => {
   const xena = await server.signUp('xena');
   const mallory = await server.signUp('mallory', 'Mallory');
   const room = await server.createRoom(xena, 'xss');

@@ -111,7 +111,7 @@ async function scanMessages(page: Page): Promise<{
   });
 }
 
-test('an XSS corpus renders inert: no script runs, no CSP violation, no active markup', async () => {
+test('#10 an XSS corpus renders inert: no script runs, no CSP violation, no active markup', async () => {
   const viewer = await server.signUp('viewer', 'Vera Viewer');
   const mallory = await server.signUp('mallory', 'Mallory');
   const room = await server.createRoom(viewer, 'xss-corpus');
@@ -179,7 +179,7 @@ test('an XSS corpus renders inert: no script runs, no CSP violation, no active m
   }
 });
 
-test('the checks can see a violation: an inline script injected by the page is refused and reported', async () => {
+test('#10 the checks can see a violation: an inline script injected by the page is refused and reported', async () => {
   const probe = await server.signUp('prober');
   const tp = await openPage(browser, `${server.url}/`, undefined, probe, watchPage);
   try {

@@ -68,7 +68,7 @@ function assertError(reply: ApiReply, status: number, code: string, message?: st
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test(
-  'the first unknown-user sign-in of a process does no more argon2 work than a wrong password (no lazy dummy hash)',
+  '#22 the first unknown-user sign-in of a process does no more argon2 work than a wrong password (no lazy dummy hash)',
   async () => {
     // Must run before any other unknown-user sign-in in this process.
     const { result, hashes, verifies } = await countArgon2(() => signInRaw(server, fresh('nobody'), 'Whatever-pass-1'));
@@ -131,7 +131,7 @@ test('password policy: minimum 8, common passwords (any case) and the username r
   await server.signUp(username, { password: '🔑🔑🔑🔑🔑🔑🔑🔑' });
 });
 
-test('an over-long password is refused before any hashing: 1 MB (body limit) and 60 kB (policy), on sign-up and sign-in', async () => {
+test('#22 an over-long password is refused before any hashing: 1 MB (body limit) and 60 kB (policy), on sign-up and sign-in', async () => {
   const username = fresh('Long');
   const huge = 'x'.repeat(1024 * 1024);
   const big = 'y'.repeat(60 * 1024);
@@ -172,7 +172,7 @@ test('passwords are stored as argon2id PHC strings with m=19456, t=2, p=1, never
   }
 });
 
-test('sign-in: a wrong password and an unknown user get the identical answer after exactly one argon2 verification', async () => {
+test('#22 sign-in: a wrong password and an unknown user get the identical answer after exactly one argon2 verification', async () => {
   const username = fresh('Victim');
   await server.signUp(username);
   // Warm-up: any lazy initialisation happens here, not in the measured calls (see the first test above).
@@ -192,7 +192,7 @@ test('sign-in: a wrong password and an unknown user get the identical answer aft
   assert.equal(wrong.result.headers.get('content-length'), unknown.result.headers.get('content-length'));
 });
 
-test('session cookie: HttpOnly, SameSite=Lax, Path=/, no Domain, Secure only over https; 256-bit opaque token', async () => {
+test('#25 session cookie: HttpOnly, SameSite=Lax, Path=/, no Domain, Secure only over https; 256-bit opaque token', async () => {
   const reply = await signUpRaw(server, { username: fresh('Cookie'), password: TEST_PASSWORD });
   const line = reply.headers.getSetCookie().find((l) => l.startsWith('confab_session='));
   assert.ok(line);
@@ -221,7 +221,7 @@ test('session cookie: HttpOnly, SameSite=Lax, Path=/, no Domain, Secure only ove
   }
 });
 
-test('session fixation: every sign-in starts a new session; a cookie sent with the sign-in is never reused', async () => {
+test('#24 session fixation: every sign-in starts a new session; a cookie sent with the sign-in is never reused', async () => {
   const username = fresh('Fixed');
   const up = await server.signUp(username);
   const planted = 'confab_session=attacker-chosen-value-0123456789abcdef0123456';
@@ -235,7 +235,7 @@ test('session fixation: every sign-in starts a new session; a cookie sent with t
   for (const c of cookies) assert.equal((await me(server, { cookie: c! })).status, 200);
 });
 
-test('sign-out revokes at once: 401 on HTTP, its WebSocket closed 1008; another session of the same user stays', async () => {
+test('#21 sign-out revokes at once: 401 on HTTP, its WebSocket closed 1008; another session of the same user stays', async () => {
   const username = fresh('Leaving');
   const first = await server.signUp(username);
   const second = await server.signIn(username);
@@ -256,7 +256,7 @@ test('sign-out revokes at once: 401 on HTTP, its WebSocket closed 1008; another 
   assert.equal((await me(server, second)).status, 200, 'the other session is untouched');
 });
 
-test('sign out everywhere closes every session and socket of the user, and only theirs', async () => {
+test('#21 sign out everywhere closes every session and socket of the user, and only theirs', async () => {
   const username = fresh('Everywhere');
   const a = await server.signUp(username);
   const b = await server.signIn(username);
@@ -271,7 +271,7 @@ test('sign out everywhere closes every session and socket of the user, and only 
   await server.signIn(username);
 });
 
-test('password change requires the current password, ends every other session and socket, and starts a new one', async () => {
+test('#21 password change requires the current password, ends every other session and socket, and starts a new one', async () => {
   const username = fresh('Changer');
   const a = await server.signUp(username);
   const b = await server.signIn(username);
@@ -306,7 +306,7 @@ test('password change requires the current password, ends every other session an
   await server.signIn(username, 'Brand-new-secret-9');
 });
 
-test('sessions expire: an expired session is refused on HTTP and at the handshake; half-spent ones are renewed (sliding)', async () => {
+test('#2 sessions expire: an expired session is refused on HTTP and at the handshake; half-spent ones are renewed (sliding)', async () => {
   const s = await TestServer.start({ SESSION_TTL_HOURS: '1' });
   const store = storeOf(s);
   try {
@@ -391,7 +391,7 @@ test('API tokens: created with a cfb_ secret shown once, listed without it, work
   assertError(await me(server, { bearer: `cfb_${'A'.repeat(43)}` }), 401, 'unauthenticated');
 });
 
-test('sign-in per account: after 5 failures the next attempt is refused with 429 and a growing retryAfterMs', async () => {
+test('#22 sign-in per account: after 5 failures the next attempt is refused with 429 and a growing retryAfterMs', async () => {
   const s = await TestServer.start();
   try {
     const username = 'target_account';
@@ -423,7 +423,7 @@ test('sign-in per account: after 5 failures the next attempt is refused with 429
   }
 });
 
-test('sign-in per address: 20 a minute, then 429 rate_limited for that address only', async () => {
+test('#22 sign-in per address: 20 a minute, then 429 rate_limited for that address only', async () => {
   const s = await TestServer.start();
   try {
     const address = '203.0.113.7';
@@ -461,7 +461,7 @@ test('sign-ups per address: 10 an hour, then 429 with retryAfterMs; X-Forwarded-
   }
 });
 
-test('message rate limit: the 4th send within the window gets rate_limited with retryAfterMs, nothing stored; the retry succeeds', async () => {
+test('#12 message rate limit: the 4th send within the window gets rate_limited with retryAfterMs, nothing stored; the retry succeeds', async () => {
   const s = await TestServer.start({ MESSAGE_RATE_LIMIT: '3', MESSAGE_RATE_WINDOW_MS: '3000' });
   try {
     const room = await s.createRoom('limited');

@@ -253,7 +253,7 @@ test('other files download as application/octet-stream attachments with an RFC 6
   assert.ok(long.name.endsWith('.txt'));
 });
 
-test('uploads are changes: a cookie-authenticated upload from a foreign Origin is refused, and an empty or missing file is a bad request', async () => {
+test('#25 uploads are changes: a cookie-authenticated upload from a foreign Origin is refused, and an empty or missing file is a bad request', async () => {
   const ana = await server.user('Ana');
   const room = await server.createRoom('csrf-files', { as: ana });
   const foreign = await upload(ana, room.id, { name: 'a.png', type: 'image/png', bytes: await png(4, 4) }, { origin: 'http://evil.example' });

@@ -38,7 +38,7 @@ async function openDirect(from: Account, to: Account): Promise<Room> {
   return roomSchema.parse((r.json as { room: unknown }).room);
 }
 
-test('handshake: foreign Origin -> 403, no credentials or bogus ones -> 401, all before any upgrade', async () => {
+test('#1 #2 #24 handshake: foreign Origin -> 403, no credentials or bogus ones -> 401, all before any upgrade', async () => {
   const { cookie } = await server.user('shaker');
   assert.equal(await server.handshakeStatus('/ws', { cookie }), 101, 'own origin');
   assert.equal(await server.handshakeStatus('/ws', { cookie }, null), 101, 'no Origin: a non-browser client');
@@ -64,7 +64,7 @@ test('handshake: foreign Origin -> 403, no credentials or bogus ones -> 401, all
   assert.ok(!(await server.listPublicRooms()).some((r) => r.name === 'lobby'), 'refused handshakes created nothing');
 });
 
-test('ALLOWED_ORIGINS is an exact-match list: no substrings, suffixes, other schemes; the own origin is then not implied', async () => {
+test('#1 ALLOWED_ORIGINS is an exact-match list: no substrings, suffixes, other schemes; the own origin is then not implied', async () => {
   const s = await TestServer.start({ ALLOWED_ORIGINS: 'http://app.example:8080,https://chat.example' });
   try {
     const up = await s.api('POST', '/api/auth/signup', {
@@ -97,7 +97,7 @@ test('ALLOWED_ORIGINS is an exact-match list: no substrings, suffixes, other sch
   }
 });
 
-test('CSRF: a cookie-authenticated change without Origin or from a foreign one is 403 bad_origin; bearer calls are not', async () => {
+test('#25 CSRF: a cookie-authenticated change without Origin or from a foreign one is 403 bad_origin; bearer calls are not', async () => {
   const victim = await server.user('csrf-victim');
   const before = await server.listRooms(victim);
   for (const origin of [null, 'http://evil.example', `http://127.0.0.1:${server.port}.evil.com`]) {
@@ -134,7 +134,7 @@ test('CSRF: a cookie-authenticated change without Origin or from a foreign one i
   assert.equal(foreignBearer.status, 201);
 });
 
-test('an outsider cannot read or post in a private room or in two others\' direct conversation, over HTTP: same answer as a missing room', async () => {
+test('#11 an outsider cannot read or post in a private room or in two others\' direct conversation, over HTTP: same answer as a missing room', async () => {
   const [a, b, c] = [await server.user('outsider-a'), await server.user('dm-b'), await server.user('dm-c')];
   const dm = await openDirect(b, c);
   const priv = await createPrivate(b, 'secret-plans');
@@ -176,7 +176,7 @@ test('an outsider cannot read or post in a private room or in two others\' direc
   );
 });
 
-test('an outsider cannot subscribe, read history, resume or send with forged frames: same not_found as a missing room, nothing stored', async () => {
+test('#11 an outsider cannot subscribe, read history, resume or send with forged frames: same not_found as a missing room, nothing stored', async () => {
   const [a, b, c] = [await server.user('forger-a'), await server.user('forged-b'), await server.user('forged-c')];
   const dm = await openDirect(b, c);
   const priv = await createPrivate(c, 'forged-private');

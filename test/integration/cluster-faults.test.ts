@@ -138,7 +138,7 @@ function assertAllRunning(): void {
   for (const i of instances) assert.ok(i.running, `instance ${i.index} is running`);
 }
 
-test('1. kill -9 of one instance while clients send: its clients move to the others and resume', async (t) => {
+test('#20 1. kill -9 of one instance while clients send: its clients move to the others and resume', async (t) => {
   await startClients('after-kill');
   const stop = load();
   await sleep(2000);
@@ -151,7 +151,7 @@ test('1. kill -9 of one instance while clients send: its clients move to the oth
   assertAllRunning();
 });
 
-test('2. Redis stopped for 10 s: sends still succeed, nobody crashes, everything arrives once it is back', async (t) => {
+test('#18 2. Redis stopped for 10 s: sends still succeed, nobody crashes, everything arrives once it is back', async (t) => {
   await startClients('after-redis');
   const stop = load();
   await sleep(1500);
@@ -165,7 +165,7 @@ test('2. Redis stopped for 10 s: sends still succeed, nobody crashes, everything
   assertAllRunning();
 });
 
-test('3. PostgreSQL stopped for 10 s: sends are refused as unavailable, kept, and stored once after', async (t) => {
+test('#19 3. PostgreSQL stopped for 10 s: sends are refused as unavailable, kept, and stored once after', async (t) => {
   await startClients('after-postgres');
   const stop = load();
   await sleep(1500);
@@ -194,7 +194,7 @@ test('4. rolling restart of all three instances under load', async (t) => {
   assertAllRunning();
 });
 
-test('5. the network path between one instance and Redis goes silent, then drops: its clients converge', async (t) => {
+test('#18 5. the network path between one instance and Redis goes silent, then drops: its clients converge', async (t) => {
   await startClients('after-netcut');
   const stop = load();
   await sleep(1500);

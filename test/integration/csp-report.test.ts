@@ -18,11 +18,16 @@ const cspReportsAt = (baseUrl: string) => metricAt(baseUrl, 'confab_csp_reports_
 const report = (type: string, body: string) =>
   fetch(`${server.url}/csp-report`, { method: 'POST', headers: { 'content-type': type }, body });
 
-test('the CSP sends reports to /csp-report, and every report is counted in /metrics', async () => {
-  const csp = (await fetch(`${server.url}/`)).headers.get('content-security-policy') ?? '';
+test('security headers: a strict CSP that reports to /csp-report, nosniff, a referrer policy; every report is counted in /metrics', async () => {
+  const page = await fetch(`${server.url}/`);
+  const csp = page.headers.get('content-security-policy') ?? '';
   assert.match(csp, /report-uri \/csp-report/);
   assert.match(csp, /script-src 'self'/);
-  assert.doesNotMatch(csp, /unsafe-inline/);
+  for (const d of ["object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "default-src 'self'"]) assert.ok(csp.includes(d), d);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+  assert.equal(page.headers.get('referrer-policy'), 'same-origin');
+  assert.equal((await fetch(`${server.url}/api/auth/me`)).headers.get('x-content-type-options'), 'nosniff', 'the API too');
 
   assert.equal(await cspReportsAt(server.url), 0);
   const legacy = JSON.stringify({ 'csp-report': { 'document-uri': 'http://x/', 'violated-directive': 'script-src-elem', 'blocked-uri': 'inline' } });

@@ -80,7 +80,7 @@ test('seq is gapless and in order: 3 concurrent senders x 100, 2 subscribers get
   for (const w of watchers) assert.equal(w.messagesIn(room.id).length, 300, 'no late duplicate');
 });
 
-test('a send retried with the same clientMsgId returns the same seq and messageId and no second message', async () => {
+test('#16 a send retried with the same clientMsgId returns the same seq and messageId and no second message', async () => {
   const room = await server.createRoom('retry');
   const sender = await server.connect('sender');
   const watcher = await server.connect('watcher');
@@ -121,7 +121,7 @@ test('a send retried with the same clientMsgId returns the same seq and messageI
   assert.equal((await watcher.allHistory(room.id)).length, 2, 'stored once');
 });
 
-test('resume with the last seq replays exactly the missed messages, then continues live without duplicates', async () => {
+test('#17 resume with the last seq replays exactly the missed messages, then continues live without duplicates', async () => {
   const room = await server.createRoom('resume');
   const talker = await server.connect('talker');
   const away = await server.connect('away');
@@ -174,7 +174,7 @@ test('subscribe with since on a live connection replays from there; subscribing 
   assertSeqs(after.slice(7), 8, 10, 'subscribing again replays from the new since');
 });
 
-test('resume far behind (650 missed, more than one 200-message replay page) delivers all, in order', async () => {
+test('#17 resume far behind (650 missed, more than one 200-message replay page) delivers all, in order', async () => {
   const room = await server.createRoom('far-behind');
   const talker = await server.connect();
   await burst(talker, room.id, 'first', 10);

@@ -96,7 +96,7 @@ async function assertKept(client: ChatClient): Promise<void> {
   expectFrame(await client.request({ type: 'ping' }), 'pong');
 }
 
-test('invalid JSON: error bad_json, connection kept', async () => {
+test('#7 invalid JSON: error bad_json, connection kept', async () => {
   await withBystander(async ({ a }) => {
     for (const text of ['{', '{"type":"ping",}', 'not json at all', '']) {
       const err = await errorFor(a, text);
@@ -116,7 +116,7 @@ test('a JSON array, number, string or null: error bad_frame, connection kept', a
   });
 });
 
-test('unknown type: error unknown_type echoing the id, connection kept', async () => {
+test('#8 unknown type: error unknown_type echoing the id, connection kept', async () => {
   await withBystander(async ({ a }) => {
     const err = expectFrame(await a.request({ type: 'shout', body: 'hi' }), 'error');
     assert.equal(err.code, 'unknown_type');
@@ -127,7 +127,7 @@ test('unknown type: error unknown_type echoing the id, connection kept', async (
   });
 });
 
-test('missing, wrong-typed and extra fields: bad_frame echoing id and clientMsgId; nothing stored', async () => {
+test('#8 missing, wrong-typed and extra fields: bad_frame echoing id and clientMsgId; nothing stored', async () => {
   await withBystander(async ({ a, room }) => {
     const cases: Array<[string, Record<string, unknown>]> = [
       ['send without body', { type: 'send', room: room.id, clientMsgId: 'missing-body' }],
@@ -160,7 +160,7 @@ test('missing, wrong-typed and extra fields: bad_frame echoing id and clientMsgI
   });
 });
 
-test('a __proto__ key is an unknown field: bad_frame, nothing stored, no prototype pollution', async () => {
+test('#8 a __proto__ key is an unknown field: bad_frame, nothing stored, no prototype pollution', async () => {
   await withBystander(async ({ a, room }) => {
     const text =
       `{"type":"send","__proto__":{"polluted":1},"room":${room.id},` +
@@ -188,7 +188,7 @@ test('empty and whitespace-only bodies: error empty_message echoing clientMsgId 
   });
 });
 
-test('body length is counted in code points: MAX_MESSAGE_CHARS is acked, one more is too_long', async () => {
+test('#9 body length is counted in code points: MAX_MESSAGE_CHARS is acked, one more is too_long', async () => {
   await withBystander(async ({ a, room }) => {
     assert.equal(a.hello.limits.maxMessageChars, MAX_MESSAGE_CHARS);
     // Each 🎉 is one code point but two UTF-16 units: a length check on units would refuse this.
@@ -246,7 +246,7 @@ test('history with both before and after: bad_frame echoing the id', async () =>
   });
 });
 
-test('a frame over MAX_FRAME_BYTES closes the connection with 1009 and stores nothing', async () => {
+test('#4 a frame over MAX_FRAME_BYTES closes the connection with 1009 and stores nothing', async () => {
   await withBystander(async ({ a, room }) => {
     assert.equal(a.hello.limits.maxFrameBytes, MAX_FRAME_BYTES);
     const body = 'z'.repeat(MAX_FRAME_BYTES);
@@ -257,7 +257,7 @@ test('a frame over MAX_FRAME_BYTES closes the connection with 1009 and stores no
   });
 });
 
-test(`after ${MAX_BAD_FRAMES} bad frames the connection is closed with 1008`, async () => {
+test(`#7 after ${MAX_BAD_FRAMES} bad frames the connection is closed with 1008`, async () => {
   await withBystander(async ({ a }) => {
     const bad = ['{', '[]', '{"type":"nope"}', Buffer.from('bin')];
     for (let i = 0; i < MAX_BAD_FRAMES - 1; i++) a.sendRaw(bad[i % bad.length]!);

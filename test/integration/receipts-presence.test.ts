@@ -109,7 +109,7 @@ test('private receipts hide read from others but not from the reader\'s own tabs
   await paul2.next(isType('unread', (f) => f.rooms.some((r) => r.room === room.id && r.readSeq === 1)));
 });
 
-test('typing reaches the others, not the typist\'s own connections; never stored; more than one per second dropped', async () => {
+test('#23 typing reaches the others, not the typist\'s own connections; never stored; more than one per second dropped', async () => {
   const room = await roomWith('typing-room', 'Tina', ['Tom']);
   const tina1 = await server.connect('Tina');
   const tina2 = await server.connect('Tina');

@@ -34,7 +34,7 @@ test('a payload published by one instance reaches the subscribers of every insta
   await until(() => a.healthy() && b.healthy(), 'healthy');
 });
 
-test('while Redis is away: publish fails fast, health says so; once back: recovery is signalled and delivery resumes', async () => {
+test('#18 while Redis is away: publish fails fast, health says so; once back: recovery is signalled and delivery resumes', async () => {
   let recovered = 0;
   b.onRecovered(() => recovered++);
   const got: string[] = [];

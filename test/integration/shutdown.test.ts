@@ -33,7 +33,7 @@ function startChild(dbFile: string) {
   return { child, url, exited };
 }
 
-test('SIGTERM: acknowledged messages are all stored once, sockets close with 1001, exit 0', async () => {
+test('#20 SIGTERM: acknowledged messages are all stored once, sockets close with 1001, exit 0', async () => {
   const dbFile = path.join(dir, 'confab.db');
   const { child, url, exited } = startChild(dbFile);
   const base = await url;

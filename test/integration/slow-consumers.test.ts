@@ -117,7 +117,7 @@ async function until(done: () => boolean, what: string): Promise<void> {
   }
 }
 
-test('100 clients that never read are closed with 1013 and resume; the others get everything; memory stays flat', async () => {
+test('#14 100 clients that never read are closed with 1013 and resume; the others get everything; memory stays flat', async () => {
   const cookie = await signUpAt(url, 'chatter');
   const res = await fetch(`${url}/api/rooms`, {
     method: 'POST',

@@ -50,7 +50,7 @@ async function open(): Promise<{ ws: WebSocket; frames: Array<Record<string, unk
   return { ws, frames };
 }
 
-test('a client that stops reading is closed with 1013, then resumes and gets every message once', async () => {
+test('#14 a client that stops reading is closed with 1013, then resumes and gets every message once', async () => {
   const res = await fetch(`${confab.url}/api/rooms`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', origin: confab.url, cookie },
@@ -97,7 +97,7 @@ test('a client that stops reading is closed with 1013, then resumes and gets eve
   again.ws.close();
 });
 
-test('a peer that never answers pings is cut within two heartbeat intervals', async () => {
+test('#15 a peer that never answers pings is cut within two heartbeat intervals', async () => {
   const { port } = new URL(beating.url);
   const beatingCookie = await signUpAt(beating.url, 'vanishing');
   const socket = net.connect(Number(port), '127.0.0.1');

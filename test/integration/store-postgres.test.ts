@@ -64,7 +64,7 @@ test('PostgreSQL: replies to a message and changes of it at the same moment neve
   await Promise.all(stores.map((x) => x.close()));
 });
 
-test('PostgreSQL: a stopped server makes the store unavailable, and it answers again once back', async () => {
+test('#19 PostgreSQL: a stopped server makes the store unavailable, and it answers again once back', async () => {
   const server = await PrivatePostgres.create();
   try {
     const store = new PostgresStore(server.url);
