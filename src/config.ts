@@ -46,6 +46,7 @@ const schema = z.object({
   MAX_CONNECTIONS_PER_ADDRESS: int(1, 10_000_000).default(1000),
   HANDSHAKES_PER_ADDRESS_PER_MINUTE: int(1, 10_000_000).default(1200),
   FRAMES_PER_SECOND: int(1, 1_000_000).default(100),
+  HEADERS_TIMEOUT_MS: int(500, 300_000).default(10_000),
 });
 
 /** Every environment variable Confab reads (README.md's configuration table lists each). */
@@ -99,6 +100,8 @@ export interface Config {
   handshakesPerAddressPerMinute: number;
   /** Frames one connection may send per second on average (bursts of twice that); more get `rate_limited`. */
   framesPerSecond: number;
+  /** A connection whose request head (HTTP request or WebSocket handshake) is not complete this long after it opened is cut. */
+  headersTimeoutMs: number;
 }
 
 /** Raised for an invalid environment; its message names every offending variable. */
@@ -157,5 +160,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxConnectionsPerAddress: v.MAX_CONNECTIONS_PER_ADDRESS,
     handshakesPerAddressPerMinute: v.HANDSHAKES_PER_ADDRESS_PER_MINUTE,
     framesPerSecond: v.FRAMES_PER_SECOND,
+    headersTimeoutMs: v.HEADERS_TIMEOUT_MS,
   };
 }

@@ -92,6 +92,7 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
     metrics,
     log,
     webRoot: options.webRoot ?? defaultWebRoot(),
+    headersTimeoutMs: config.headersTimeoutMs,
   });
   const gateway = new Gateway(app.server, {
     ...config,

@@ -6,6 +6,7 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { Logger } from 'pino';
 import type { ChatService } from '../chat/chat-service.js';
 import type { MessageChanges } from '../chat/message-changes.js';
@@ -30,6 +31,8 @@ import { SearchService } from '../chat/search.js';
 
 /** Largest JSON body the API accepts. */
 export const MAX_HTTP_BODY_BYTES = 64 * 1024;
+/** How often Node looks for connections past HEADERS_TIMEOUT_MS: a stalled one is cut within that plus this. */
+export const HEADERS_CHECK_INTERVAL_MS = 1000;
 
 export interface HttpDeps {
   chat: ChatService;
@@ -43,6 +46,8 @@ export interface HttpDeps {
   log: Logger;
   /** Folder of the built web client (dist/web). */
   webRoot: string;
+  /** A request head (or WebSocket handshake) not complete this long after the connection opened is cut. */
+  headersTimeoutMs: number;
 }
 
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
@@ -50,6 +55,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: MAX_HTTP_BODY_BYTES,
     trustProxy: deps.originPolicy.trustProxy,
+    // A client that opens a connection and never finishes its request head (an HTTP request or a WebSocket
+    // handshake) holds a socket and parser state: it is cut after headersTimeoutMs, checked this often.
+    serverFactory: (handler) =>
+      createServer({ headersTimeout: deps.headersTimeoutMs, connectionsCheckingInterval: HEADERS_CHECK_INTERVAL_MS }, handler),
   });
 
   await app.register(fastifyHelmet, {
