@@ -14,6 +14,12 @@ import type { Store } from '../store/store.js';
 const PRESENCE_GROUP = 'presence';
 /** Most users in the presence snapshot sent after `hello` (people sharing a room with the user). */
 export const MAX_PRESENCE_PEERS = 500;
+/**
+ * A user's presence is written and announced at most once in this window (checklist #23): a tab toggling
+ * away/active in a loop, or a client connecting and disconnecting in a loop, costs one backend write, one
+ * `last_seen` update and one relay to the user's peers per window; the last state of the window wins.
+ */
+export const PRESENCE_MIN_INTERVAL_MS = 1000;
 
 /** One user's presence as the `presence` frame shows it. */
 export interface PresenceChange {
@@ -29,6 +35,10 @@ export class PresenceService {
   /** What this instance last wrote to the backend per user. */
   private readonly written = new Map<number, InstanceState>();
   private readonly chains = new Map<number, Promise<void>>();
+  /** When each user's presence was last synced here (kept one window after the user's last sync). */
+  private readonly lastSync = new Map<number, number>();
+  /** A trailing sync waiting for the end of the user's window. */
+  private readonly trailing = new Map<number, NodeJS.Timeout>();
 
   constructor(
     private readonly store: Store,
@@ -47,7 +57,7 @@ export class PresenceService {
     let conns = this.local.get(userId);
     if (!conns) this.local.set(userId, (conns = new Map()));
     conns.set(connectionId, 'active');
-    this.serially(userId, () => this.sync(userId));
+    this.schedule(userId);
   }
 
   /** The tab of a connection became active or away. */
@@ -55,7 +65,7 @@ export class PresenceService {
     const conns = this.local.get(userId);
     if (!conns?.has(connectionId)) return;
     conns.set(connectionId, state);
-    this.serially(userId, () => this.sync(userId));
+    this.schedule(userId);
   }
 
   /** A connection closed. */
@@ -63,7 +73,7 @@ export class PresenceService {
     const conns = this.local.get(userId);
     if (!conns?.delete(connectionId)) return;
     if (conns.size === 0) this.local.delete(userId);
-    this.serially(userId, () => this.sync(userId));
+    this.schedule(userId);
   }
 
   /** The presence of everyone sharing a room with the user, for the snapshot after `hello`. */
@@ -92,10 +102,38 @@ export class PresenceService {
     return () => this.layer.unsubscribe(PRESENCE_GROUP, handler);
   }
 
-  /** Waits for pending work, then stops the backend (its entries of this instance go). */
+  /** Runs the syncs still waiting for their window, waits for pending work, then stops the backend. */
   async close(): Promise<void> {
+    for (const [userId, timer] of this.trailing) {
+      clearTimeout(timer);
+      this.trailing.delete(userId);
+      this.serially(userId, () => this.sync(userId));
+    }
     await Promise.allSettled([...this.chains.values()]);
     await this.backend.close();
+  }
+
+  /** Syncs the user now, or at the end of their window when they were synced less than a window ago. */
+  private schedule(userId: number): void {
+    if (this.trailing.has(userId)) return; // the trailing sync reads the state as it is then
+    const wait = (this.lastSync.get(userId) ?? -Infinity) + PRESENCE_MIN_INTERVAL_MS - Date.now();
+    if (wait <= 0) return this.syncNow(userId);
+    const timer = setTimeout(() => {
+      this.trailing.delete(userId);
+      this.syncNow(userId);
+    }, wait);
+    timer.unref();
+    this.trailing.set(userId, timer);
+  }
+
+  private syncNow(userId: number): void {
+    const at = Date.now();
+    this.lastSync.set(userId, at);
+    this.serially(userId, () => this.sync(userId));
+    // Forget the window once it is over and nothing else was synced meanwhile (bounded by recent activity).
+    setTimeout(() => {
+      if (this.lastSync.get(userId) === at) this.lastSync.delete(userId);
+    }, PRESENCE_MIN_INTERVAL_MS).unref();
   }
 
   private serially(userId: number, work: () => Promise<void>): void {

@@ -3,6 +3,8 @@
  * average, bursts of `burst`. Synchronous and allocation-free, since it runs on every frame; the async
  * rate-limiter-flexible limiters guard the expensive operations (sign-in, sending) per user instead.
  */
+const monotonic = (): number => performance.now();
+
 export class FrameRate {
   private tokens: number;
   private last: number;
@@ -10,7 +12,7 @@ export class FrameRate {
   constructor(
     private readonly ratePerSecond: number,
     private readonly burst: number,
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = monotonic,
   ) {
     this.tokens = burst;
     this.last = this.now();

@@ -142,7 +142,10 @@ export class Gateway {
       return refuse(socket, 503, 'Service Unavailable');
     }
     if (!principal && roomName !== null && this.opts.allowGuests) principal = guestPrincipal(guestName());
-    if (!principal) return refuse(socket, 401, 'Unauthorized');
+    if (!principal) {
+      this.opts.log.debug({ address }, 'handshake refused: no valid credential');
+      return refuse(socket, 401, 'Unauthorized');
+    }
     if (!this.accepting) return refuse(socket, 503, 'Service Unavailable');
     if (socket.destroyed) return;
     const over = this.limits.check(address, principal.userId);
@@ -155,8 +158,14 @@ export class Gateway {
         ws.close(CLOSE.policyViolation, 'too many connections');
         return;
       }
-      ws.once('close', admitted);
       const conn = this.track(ws);
+      // Connection and close events, with the id that every later log line of this connection carries;
+      // never the credential. One close listener for both the count and the log (memory per connection).
+      this.opts.log.info({ conn: conn.id, user: who.userId, address, path: roomName === null ? '/ws' : 'legacy' }, 'connection opened');
+      ws.once('close', (code) => {
+        admitted();
+        this.opts.log.info({ conn: conn.id, user: who.userId, code }, 'connection closed');
+      });
       const session =
         roomName === null ? new ClientSession(conn, who, this.opts) : new LegacySession(conn, who, roomName, this.opts);
       this.sessions.set(ws, session);

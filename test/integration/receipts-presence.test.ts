@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { expectFrame, TestServer, type ChatClient } from '../helpers/server.js';
 import type { ServerFrame } from '../helpers/frame-schemas.js';
+import { PRESENCE_MIN_INTERVAL_MS } from '../../src/chat/presence.js';
 
 let server: TestServer;
 before(async () => {
@@ -170,6 +171,26 @@ test('presence: online, away when every tab is away, offline with lastSeen when 
     'presence',
   );
   assert.ok(offline.users.find((u) => u.id === omarId)?.lastSeen, 'lastSeen set');
+});
+
+test('#23 a presence flood is coalesced: at most one change a window reaches the others, the last state wins', async () => {
+  await roomWith('presence-flood', 'Flo', ['Fred']);
+  const flo = await server.connect('Flo');
+  const fred = await server.connect('Fred');
+  const fredId = fred.hello.user.id!;
+  const aboutFred = (f: ServerFrame) => f.type === 'presence' && f.users.some((u) => u.id === fredId);
+  await flo.next((f) => aboutFred(f) && f.type === 'presence' && f.users.some((u) => u.state === 'online'));
+  const before = flo.frames.filter(aboutFred).length;
+  // 40 changes within a few milliseconds, ending on away.
+  for (let i = 0; i < 40; i++) fred.send({ type: 'presence', state: i % 2 === 0 ? 'away' : 'active' });
+  fred.send({ type: 'presence', state: 'away' });
+  await flo.next((f) => aboutFred(f) && f.type === 'presence' && f.users.some((u) => u.id === fredId && u.state === 'away'));
+  // Past the window and one more: whatever the flood caused has arrived by then.
+  await new Promise((r) => setTimeout(r, 2 * PRESENCE_MIN_INTERVAL_MS + 200));
+  const relayed = flo.frames.filter(aboutFred).slice(before);
+  assert.ok(relayed.length <= 3, `${relayed.length} presence frames about Fred for 41 changes`);
+  const last = relayed.at(-1)!;
+  assert.equal(last.type === 'presence' && last.users.find((u) => u.id === fredId)?.state, 'away', 'the last state wins');
 });
 
 test('presence reaches only people who share a room with the user (and their own tabs), not everyone connected', async () => {

@@ -21,25 +21,37 @@ export const authRoutes: FastifyPluginAsync<{ accounts: AccountService }> = asyn
   app.post('/auth/signup', async (request, reply) => {
     const b = bodyOf(request);
     const s = await accounts.signUp({ username: b.username, password: b.password, displayName: b.displayName }, request.ip);
+    request.log.info({ user: s.user.id, address: request.ip }, 'signed up');
     setSessionCookie(request, reply, s.token, s.expiresAt);
     return reply.status(201).send({ user: meOf(s.user) });
   });
 
   app.post('/auth/signin', async (request, reply) => {
     const b = bodyOf(request);
-    const s = await accounts.signIn(b.username, b.password, request.ip);
+    let s: Awaited<ReturnType<AccountService['signIn']>>;
+    try {
+      s = await accounts.signIn(b.username, b.password, request.ip);
+    } catch (err) {
+      // Auth events are logged with the address, never the password nor (it may be a password typed in the
+      // wrong field) the username tried.
+      if (err instanceof ConfabError) request.log.warn({ address: request.ip, code: err.code }, 'sign-in refused');
+      throw err;
+    }
+    request.log.info({ user: s.user.id, address: request.ip }, 'signed in');
     setSessionCookie(request, reply, s.token, s.expiresAt);
     return { user: meOf(s.user) };
   });
 
   app.post('/auth/signout', { preHandler: requireUser }, async (request, reply) => {
     await accounts.signOut(request.principal!);
+    request.log.info({ user: userIdOf(request) }, 'signed out');
     clearSessionCookie(request, reply);
     return reply.status(204).send();
   });
 
   app.post('/auth/signout-all', { preHandler: requireUser }, async (request, reply) => {
     await accounts.signOutEverywhere(userIdOf(request));
+    request.log.info({ user: userIdOf(request) }, 'signed out everywhere');
     clearSessionCookie(request, reply);
     return reply.status(204).send();
   });
@@ -47,6 +59,7 @@ export const authRoutes: FastifyPluginAsync<{ accounts: AccountService }> = asyn
   app.post('/auth/password', { preHandler: requireUser }, async (request, reply) => {
     const b = bodyOf(request);
     const s = await accounts.changePassword(request.principal!, b.currentPassword, b.newPassword);
+    request.log.info({ user: userIdOf(request) }, 'password changed; other sessions ended');
     setSessionCookie(request, reply, s.token, s.expiresAt);
     return reply.status(204).send();
   });
