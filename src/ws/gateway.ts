@@ -161,10 +161,11 @@ export class Gateway {
       const conn = this.track(ws);
       // Connection and close events, with the id that every later log line of this connection carries;
       // never the credential. One close listener for both the count and the log (memory per connection).
-      this.opts.log.info({ conn: conn.id, user: who.userId, address, path: roomName === null ? '/ws' : 'legacy' }, 'connection opened');
+      const log = this.opts.log;
+      if (log.isLevelEnabled('info')) log.info({ conn: conn.id, user: who.userId, address, path: roomName === null ? '/ws' : 'legacy' }, 'connection opened');
       ws.once('close', (code) => {
         admitted();
-        this.opts.log.info({ conn: conn.id, user: who.userId, code }, 'connection closed');
+        if (log.isLevelEnabled('info')) log.info({ conn: conn.id, user: who.userId, code }, 'connection closed');
       });
       const session =
         roomName === null ? new ClientSession(conn, who, this.opts) : new LegacySession(conn, who, roomName, this.opts);
