@@ -8,6 +8,11 @@
  * growth, and how many stalled clients the server closed with 1013. MAX_BUFFERED_BYTES is small by default
  * (64 KiB) so the stalled clients pass it within the run: with 4 KB messages each takes about 1,100 messages
  * (its kernel buffers absorb about 4 MB on Linux loopback before the server's own buffer grows).
+ *
+ * Floods (issue 8): `BENCH_STALLED=0 BENCH_FLOODERS=1 node --import tsx bench/slow-consumers.ts` runs the same load
+ * without and with clients that each send BENCH_FLOOD_RATE (10,000) frames a second in an open loop and
+ * reconnect at once whenever the server closes them (1008 past the frame rate; 429 once their address passes
+ * its handshake rate), and prints the active clients' p99 both ways.
  */
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -25,6 +30,9 @@ const RATE = env('BENCH_RATE', 40);
 const SECONDS = env('BENCH_SECONDS', 10);
 const BODY_BYTES = env('BENCH_BODY_BYTES', 3900);
 const STALLED = env('BENCH_STALLED', 100);
+const FLOODERS = env('BENCH_FLOODERS', 0);
+/** Frames per second each flooder sends. */
+const FLOOD_RATE = env('BENCH_FLOOD_RATE', 10_000);
 const ROUNDS = env('BENCH_ROUNDS', 2);
 const MAX_BUFFERED_BYTES = env('BENCH_MAX_BUFFERED_BYTES', 64 * 1024);
 const TCK = Number(execSync('getconf CLK_TCK').toString().trim());
@@ -51,6 +59,10 @@ const now = () => performance.timeOrigin + performance.now();
 
 interface Result {
   stalled: number;
+  flooders: number;
+  /** Flooder connections the server closed with 1008, and flood frames sent. */
+  flood1008: number;
+  floodFrames: number;
   deliveriesPerS: number;
   p50: number;
   p90: number;
@@ -63,7 +75,24 @@ interface Result {
   closed1013: number;
 }
 
-async function run(stalledCount: number): Promise<Result> {
+/** A flooder in its own process (bench/lib/flooder.ts); `stop` ends it and resolves to what it did. */
+function flood(base: string, cookie: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/flooder.ts', base, cookie, String(FLOOD_RATE)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  return {
+    async stop(): Promise<{ frames: number; closed1008: number }> {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      return JSON.parse(out.trim() || '{"frames":0,"closed1008":0}') as { frames: number; closed1008: number };
+    },
+  };
+}
+
+async function run(stalledCount: number, flooderCount = 0): Promise<Result> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'confab-slowbench-'));
   const base = `http://127.0.0.1:${port}`;
@@ -77,6 +106,8 @@ async function run(stalledCount: number): Promise<Result> {
       MESSAGE_RATE_LIMIT: '1000000',
       MAX_BUFFERED_BYTES: String(MAX_BUFFERED_BYTES),
       HEARTBEAT_INTERVAL_MS: '3600000',
+      // One account holds every connection of the bench; the frame rate and handshake caps stay at their defaults.
+      MAX_CONNECTIONS_PER_USER: '100000',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -116,7 +147,8 @@ async function run(stalledCount: number): Promise<Result> {
     }
     const stalled: StalledClient[] = [];
     for (let i = 0; i < stalledCount; i++) stalled.push(await StalledClient.open(base, cookie, room));
-    await new Promise((r) => setTimeout(r, 500));
+    const flooders = Array.from({ length: flooderCount }, () => flood(base, cookie));
+    await new Promise((r) => setTimeout(r, flooderCount > 0 ? 1500 : 500));
 
     const total = SENDERS * RATE * SECONDS;
     const pad = 'x'.repeat(Math.max(0, BODY_BYTES - 20));
@@ -146,12 +178,16 @@ async function run(stalledCount: number): Promise<Result> {
     const cpu = cpuSeconds(server.pid!) - cpu0;
     clearInterval(sampler);
     const got = delivered();
+    const floods = await Promise.all(flooders.map((f) => f.stop()));
     for (const ws of sockets) ws.terminate();
     const drained = await Promise.all(stalled.map((s) => s.drain(2000)));
     latencies.sort((a, b) => a - b);
     const round = (x: number) => Math.round(x * 10) / 10;
     return {
       stalled: stalledCount,
+      flooders: flooderCount,
+      flood1008: floods.reduce((n, f) => n + f.closed1008, 0),
+      floodFrames: floods.reduce((n, f) => n + f.frames, 0),
       deliveriesPerS: Math.round(got / elapsed),
       p50: round(percentile(latencies, 50)),
       p90: round(percentile(latencies, 90)),
@@ -176,17 +212,21 @@ console.log(
   `Confab slow consumers — ${MEMBERS} reading members, ${SENDERS} senders x ${RATE} msg/s x ${SECONDS} s, ` +
     `${BODY_BYTES}-byte bodies, MAX_BUFFERED_BYTES ${MAX_BUFFERED_BYTES}; ${machine}`,
 );
-console.log('stalled | deliveries/s | p50 ms | p90 | p99 | max | lost | dup | server CPU us/delivery | server RSS growth MiB | closed 1013');
+console.log(
+  'stalled | flooders | deliveries/s | p50 ms | p90 | p99 | max | lost | dup | server CPU us/delivery | server RSS growth MiB | closed 1013 | flood frames sent | flooders closed 1008',
+);
 const results: Result[] = [];
 for (let r = 0; r < ROUNDS; r++) {
-  for (const n of r % 2 === 0 ? [0, STALLED] : [STALLED, 0]) {
-    const x = await run(n);
+  for (const withBad of r % 2 === 0 ? [false, true] : [true, false]) {
+    const x = await run(withBad ? STALLED : 0, withBad ? FLOODERS : 0);
     results.push(x);
     console.log(
-      `${String(x.stalled).padStart(7)} | ${String(x.deliveriesPerS).padStart(12)} | ${x.p50} | ${x.p90} | ${x.p99} | ${x.max} | ` +
-        `${x.lost} | ${x.duplicated} | ${x.cpuUsPerDelivery} | ${x.rssGrowthMiB} | ${x.closed1013}/${x.stalled}`,
+      `${String(x.stalled).padStart(7)} | ${String(x.flooders).padStart(8)} | ${String(x.deliveriesPerS).padStart(12)} | ${x.p50} | ${x.p90} | ${x.p99} | ${x.max} | ` +
+        `${x.lost} | ${x.duplicated} | ${x.cpuUsPerDelivery} | ${x.rssGrowthMiB} | ${x.closed1013}/${x.stalled} | ${x.floodFrames} | ${x.flood1008}`,
     );
   }
 }
-const p99s = (n: number) => results.filter((x) => x.stalled === n).map((x) => x.p99);
-console.log(`active clients' p99 without stalled clients: ${p99s(0).join(', ')} ms; with ${STALLED}: ${p99s(STALLED).join(', ')} ms`);
+const p99s = (withBad: boolean) => results.filter((x) => x.stalled + x.flooders > 0 === withBad).map((x) => x.p99);
+console.log(
+  `active clients' p99 without bad clients: ${p99s(false).join(', ')} ms; with ${STALLED} stalled and ${FLOODERS} flooders: ${p99s(true).join(', ')} ms`,
+);
