@@ -14,7 +14,7 @@ import { ConfabError, toConfabError } from '../errors.js';
 import type { Hub, RoomListSubscriber, UserEventSink } from './hub.js';
 import { decodeClientFrame, FrameError, serverFrame, type ClientFrame, type ErrorContext } from './protocol.js';
 import { RoomFeed } from './room-feed.js';
-import { CLOSE, type Connection } from './connection.js';
+import { CLOSE, frameRateError, type Connection } from './connection.js';
 
 /** Bad frames one connection may send before it is closed with 1008. */
 export const MAX_BAD_FRAMES = 20;
@@ -124,7 +124,7 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
     if (wait > 0) {
       // The refusal echoes the frame's id and clientMsgId so the client resends the right one; decoding the
       // refused frames costs little, as MAX_FLOOD_REFUSALS in a row close the connection.
-      this.sendError(new ConfabError('rate_limited', 'Too many frames; slow down', { retryAfterMs: wait }), this.contextOf(data, isBinary));
+      this.sendError(frameRateError(wait), this.contextOf(data, isBinary));
       return;
     }
     if (isBinary) {

@@ -5,11 +5,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
+import { ConfabError } from '../errors.js';
 import { GatewayCounters } from './counters.js';
 import type { FrameRate } from './frame-rate.js';
 
 /** Frames refused in a row for the frame rate after which the connection is closed with 1008 (checklist #12). */
 export const MAX_FLOOD_REFUSALS = 50;
+
+/** The answer to a frame refused for the frame rate, on either endpoint. */
+export const frameRateError = (retryAfterMs: number) =>
+  new ConfabError('rate_limited', 'Too many frames; slow down', { retryAfterMs });
 
 /** Close codes Confab uses (RFC 6455 numbers). */
 export const CLOSE = {
@@ -90,7 +95,8 @@ export class Connection {
   /**
    * Queues a serialized text frame (a string, or its UTF-8 bytes shared with other recipients). A client that
    * reads too slowly is closed with 1013 once its unsent output (including frames corked for this turn) passes
-   * the bound, instead of letting one slow reader hold memory; it resumes by `seq` later. Returns false when the frame was not queued.
+   * the bound, instead of letting one slow reader hold memory; it resumes by `seq` later. Returns false when
+   * the frame was not queued.
    */
   write(frame: string | Buffer): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;

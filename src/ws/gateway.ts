@@ -76,7 +76,6 @@ export class Gateway {
   private readonly alive = new WeakSet<WebSocket>();
   private readonly heartbeat: NodeJS.Timeout;
   private accepting = true;
-  /** Running totals for tests and, later, metrics. */
   /** Running totals (tests and /metrics). */
   readonly counters: GatewayCounters;
   private readonly limits: ConnectionLimits;
@@ -85,9 +84,9 @@ export class Gateway {
     server: Server,
     private readonly opts: GatewayOptions,
   ) {
-    // maxPayload makes ws refuse an oversized frame (1009) from its header, before buffering it.
     this.counters = opts.counters;
     this.limits = new ConnectionLimits(opts);
+    // maxPayload makes ws refuse an oversized frame (1009) from its header, before buffering it.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     // A peer that misses two pings in a row is gone (half-open TCP): terminate it.

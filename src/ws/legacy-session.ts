@@ -5,9 +5,9 @@
  */
 import type { Logger } from 'pino';
 import type { ChatService } from '../chat/chat-service.js';
-import { ConfabError, toConfabError } from '../errors.js';
+import { toConfabError } from '../errors.js';
 import type { RoomRecord } from '../store/store.js';
-import { CLOSE, type Connection } from './connection.js';
+import { CLOSE, frameRateError, type Connection } from './connection.js';
 import type { Hub, UserEventSink } from './hub.js';
 import { RoomFeed } from './room-feed.js';
 import type { Principal } from '../chat/principal.js';
@@ -103,7 +103,7 @@ export class LegacySession implements UserEventSink {
   private onFrame(data: Buffer, isBinary: boolean): void {
     const wait = this.conn.admitFrame();
     if (wait > 0) {
-      this.conn.write(legacyFrame.error(new ConfabError('rate_limited', 'Too many frames; slow down', { retryAfterMs: wait })));
+      this.conn.write(legacyFrame.error(frameRateError(wait)));
       return;
     }
     let body: string;
