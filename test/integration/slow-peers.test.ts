@@ -1,6 +1,6 @@
 /**
  * Peers that stop reading or vanish: a reader that falls behind is closed with 1013 (and loses nothing: it
- * resumes by seq), and a peer that answers no pings is cut after two heartbeat intervals.
+ * resumes by seq), and a peer that answers no pings is cut after two heartbeat intervals (and goes offline).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,7 +11,8 @@ import { after, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { loadConfig } from '../../src/config.js';
 import { startConfab } from '../../src/server.js';
-import { signUpAt } from '../helpers/server.js';
+import { serverFrameSchema, type ServerFrame } from '../helpers/frame-schemas.js';
+import { ChatClient, expectFrame, opened, signUpAt } from '../helpers/server.js';
 
 const dir = await mkdtemp(path.join(tmpdir(), 'confab-slow-'));
 // A small send buffer for the slow reader; the default (long) heartbeat so that test sees only the buffer bound.
@@ -97,9 +98,29 @@ test('#14 a client that stops reading is closed with 1013, then resumes and gets
   again.ws.close();
 });
 
-test('#15 a peer that never answers pings is cut within two heartbeat intervals', async () => {
+test('#15 a peer that never answers pings is cut within two heartbeat intervals, and shown offline to a user watching', async () => {
   const { port } = new URL(beating.url);
   const beatingCookie = await signUpAt(beating.url, 'vanishing');
+  const vanishing = ((await (await fetch(`${beating.url}/api/me`, { headers: { cookie: beatingCookie } })).json()) as { user: { id: number } }).user.id;
+  // Presence is told to the people one shares a room with: the watcher opens a direct conversation with the peer.
+  const watcherCookie = await signUpAt(beating.url, 'watching');
+  const dm = await fetch(`${beating.url}/api/direct`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: beating.url, cookie: watcherCookie },
+    body: JSON.stringify({ usernames: ['vanishing'] }),
+  });
+  assert.equal(dm.status, 200);
+  const watcher = new ChatClient(
+    new WebSocket(`${beating.url.replace('http', 'ws')}/ws`, { headers: { cookie: watcherCookie } }),
+    serverFrameSchema,
+    'watcher',
+  );
+  await opened(watcher.ws);
+  const presenceOf = (state: string, pred: (u: { lastSeen: string | null }) => boolean = () => true) => (f: ServerFrame) =>
+    f.type === 'presence' && f.users.some((u) => u.id === vanishing && u.state === state && pred(u));
+  // The snapshot after hello: never seen yet.
+  await watcher.next(presenceOf('offline', (u) => u.lastSeen === null));
+
   const socket = net.connect(Number(port), '127.0.0.1');
   await new Promise((r) => socket.once('connect', r));
   socket.write(
@@ -113,10 +134,19 @@ test('#15 a peer that never answers pings is cut within two heartbeat intervals'
       if (head.includes('\r\n\r\n')) r();
     }),
   );
+  const upgradedAt = Date.now();
   assert.match(head, /^HTTP\/1\.1 101/);
-  assert.equal(beating.gateway.connectionCount, 1);
+  assert.equal(beating.gateway.connectionCount, 2);
+  await watcher.next(presenceOf('online'));
   // Read everything (so the server is not blocked on writing) but never answer a ping: the server, not this
   // client, ends the connection.
   await new Promise<void>((r) => socket.once('close', () => r()));
-  while (beating.gateway.connectionCount > 0) await new Promise((r) => setTimeout(r, 10));
+  while (beating.gateway.connectionCount > 1) await new Promise((r) => setTimeout(r, 10));
+  // That was the peer's last (only) connection: the watcher is told it is offline, last seen at that connection.
+  const offline = expectFrame(await watcher.next(presenceOf('offline', (u) => u.lastSeen !== null)), 'presence');
+  const lastSeen = Date.parse(offline.users.find((u) => u.id === vanishing)!.lastSeen!);
+  assert.ok(lastSeen >= upgradedAt - 1000, `last seen ${new Date(lastSeen).toISOString()} is this connection's end`);
+  assert.equal(watcher.ws.readyState, WebSocket.OPEN, 'the watcher, who answers pings, is kept');
+  await watcher.close();
+  watcher.assertValid();
 });
