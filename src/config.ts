@@ -46,6 +46,7 @@ const schema = z.object({
   MAX_CONNECTIONS_PER_ADDRESS: int(1, 10_000_000).default(1000),
   HANDSHAKES_PER_ADDRESS_PER_MINUTE: int(1, 10_000_000).default(1200),
   FRAMES_PER_SECOND: int(1, 1_000_000).default(100),
+  FLOOD_HOLD_MS: int(0, 30_000).default(5_000),
   HEADERS_TIMEOUT_MS: int(500, 300_000).default(10_000),
 });
 
@@ -100,6 +101,12 @@ export interface Config {
   handshakesPerAddressPerMinute: number;
   /** Frames one connection may send per second on average (bursts of twice that); more get `rate_limited`. */
   framesPerSecond: number;
+  /**
+   * A connection cut for flooding (1008) is held this long, unread, before its TCP connection is dropped: its
+   * frames wait in TCP buffers instead of costing the server, and a client that reconnects at once can do so
+   * only this often. At most 30 s: ws drops a connection whose closing handshake has not finished by then.
+   */
+  floodHoldMs: number;
   /** A connection whose request head (HTTP request or WebSocket handshake) is not complete this long after it opened is cut. */
   headersTimeoutMs: number;
 }
@@ -160,6 +167,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxConnectionsPerAddress: v.MAX_CONNECTIONS_PER_ADDRESS,
     handshakesPerAddressPerMinute: v.HANDSHAKES_PER_ADDRESS_PER_MINUTE,
     framesPerSecond: v.FRAMES_PER_SECOND,
+    floodHoldMs: v.FLOOD_HOLD_MS,
     headersTimeoutMs: v.HEADERS_TIMEOUT_MS,
   };
 }

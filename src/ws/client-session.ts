@@ -121,9 +121,10 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
 
   private onFrame(data: Buffer, isBinary: boolean): void {
     const wait = this.conn.admitFrame();
+    if (wait === null) return; // cut for flooding: dropped unanswered
     if (wait > 0) {
       // The refusal echoes the frame's id and clientMsgId so the client resends the right one; decoding the
-      // refused frames costs little, as MAX_FLOOD_REFUSALS in a row close the connection.
+      // refused frames costs little, as MAX_FLOOD_REFUSALS in a row cut the connection.
       this.sendError(frameRateError(wait), this.contextOf(data, isBinary));
       return;
     }

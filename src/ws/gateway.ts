@@ -28,6 +28,11 @@ import { LegacySession } from './legacy-session.js';
 const LEGACY_PATH = /^\/ws\/chat\/([^/]+)\/?$/;
 /** A connection may send this many seconds' worth of its frame rate at once (FRAMES_PER_SECOND x this). */
 export const FRAME_BURST_SECONDS = 2;
+/**
+ * Refused handshakes are logged at warn once per address and reason in this window, the rest at debug: a client
+ * retrying in a loop must not turn into a thousand log lines a second. /metrics counts every one.
+ */
+export const REFUSAL_LOG_WINDOW_MS = 60_000;
 
 export interface GatewayOptions {
   chat: ChatService;
@@ -48,6 +53,7 @@ export interface GatewayOptions {
   maxConnectionsPerAddress: number;
   handshakesPerAddressPerMinute: number;
   framesPerSecond: number;
+  floodHoldMs: number;
   /** The instance's totals, shared with the hub (deliveries) and read by /metrics. */
   counters: GatewayCounters;
   observeSendSeconds?: (seconds: number) => void;
@@ -79,6 +85,9 @@ export class Gateway {
   /** Running totals (tests and /metrics). */
   readonly counters: GatewayCounters;
   private readonly limits: ConnectionLimits;
+  /** `reason address` of the refusals logged at warn in this REFUSAL_LOG_WINDOW_MS. */
+  private readonly refusalsLogged = new Set<string>();
+  private readonly refusalLogWindow: NodeJS.Timeout;
 
   constructor(
     server: Server,
@@ -92,6 +101,8 @@ export class Gateway {
     // A peer that misses two pings in a row is gone (half-open TCP): terminate it.
     this.heartbeat = setInterval(() => this.beat(), opts.heartbeatIntervalMs);
     this.heartbeat.unref();
+    this.refusalLogWindow = setInterval(() => this.refusalsLogged.clear(), REFUSAL_LOG_WINDOW_MS);
+    this.refusalLogWindow.unref();
   }
 
   /** Open connections (tests, metrics). */
@@ -174,7 +185,10 @@ export class Gateway {
 
   private tooMany(socket: Duplex, refusal: Refusal, address: string): void {
     this.counters.handshakesRefused++;
-    this.opts.log.warn({ refusal, address }, 'handshake refused: too many connections or handshakes');
+    const key = `${refusal} ${address}`;
+    const level = this.refusalsLogged.has(key) ? 'debug' : 'warn';
+    this.refusalsLogged.add(key);
+    this.opts.log[level]({ refusal, address }, 'handshake refused: too many connections or handshakes');
     refuse(socket, 429, 'Too Many Requests');
   }
 
@@ -189,7 +203,8 @@ export class Gateway {
 
   private track(ws: WebSocket): Connection {
     const rate = this.opts.framesPerSecond;
-    const conn = new Connection(ws, this.opts.maxBufferedBytes, this.counters, new FrameRate(rate, rate * FRAME_BURST_SECONDS));
+    const frameRate = new FrameRate(rate, rate * FRAME_BURST_SECONDS);
+    const conn = new Connection(ws, this.opts.maxBufferedBytes, this.counters, { frameRate, floodHoldMs: this.opts.floodHoldMs });
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
     ws.on('error', (err) => this.opts.log.debug({ err, conn: conn.id }, 'websocket error'));
@@ -216,6 +231,7 @@ export class Gateway {
   async close(timeoutMs: number): Promise<void> {
     this.accepting = false;
     clearInterval(this.heartbeat);
+    clearInterval(this.refusalLogWindow);
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
     await Promise.race([Promise.allSettled([...this.sessions.values()].map((s) => s.idle())), deadline]);
     const closed = [...this.sessions.keys()].map(

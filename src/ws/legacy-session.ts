@@ -102,6 +102,7 @@ export class LegacySession implements UserEventSink {
 
   private onFrame(data: Buffer, isBinary: boolean): void {
     const wait = this.conn.admitFrame();
+    if (wait === null) return; // cut for flooding: dropped unanswered
     if (wait > 0) {
       this.conn.write(legacyFrame.error(frameRateError(wait)));
       return;

@@ -8,7 +8,8 @@ import { after, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { MAX_FLOOD_REFUSALS } from '../../src/ws/connection.js';
 import { FRAME_BURST_SECONDS } from '../../src/ws/gateway.js';
-import { TestServer, type Account } from '../helpers/server.js';
+import { encodeFrame, handshakeLines, OP, RawSocket } from '../helpers/raw-websocket.js';
+import { metricAt, TestServer, WAIT_MS, type Account } from '../helpers/server.js';
 
 const servers: TestServer[] = [];
 const sockets: WebSocket[] = [];
@@ -79,7 +80,7 @@ test('#13 handshake bursts: past HANDSHAKES_PER_ADDRESS_PER_MINUTE an address is
 
 test('#12 a flood of frames: rate_limited with retryAfterMs past the burst, then close 1008; others unaffected', async () => {
   const rate = 10;
-  const s = await start({ FRAMES_PER_SECOND: String(rate), MESSAGE_RATE_LIMIT: '1000' });
+  const s = await start({ FRAMES_PER_SECOND: String(rate), MESSAGE_RATE_LIMIT: '1000', FLOOD_HOLD_MS: '200' });
   const room = await s.createRoom('flooded');
   const bystander = await s.connect('bystander');
   await bystander.subscribe(room.id);
@@ -102,6 +103,38 @@ test('#12 a flood of frames: rate_limited with retryAfterMs past the burst, then
   const ack = await bystander.post(room.id, 'still here');
   assert.equal(ack.type, 'ack');
   await bystander.waitForMessages(room.id, 1);
+});
+
+test('#12 a flooder, once cut with 1008, is not read any more: its frames wait in TCP until the hold ends', async (t) => {
+  const rate = 10;
+  const holdMs = 1500;
+  const s = await start({ FRAMES_PER_SECOND: String(rate), FLOOD_HOLD_MS: String(holdMs) });
+  const raw = new RawSocket(s.port);
+  t.after(() => raw.destroy());
+  raw.request(handshakeLines(s.port, (await s.user('raw-flooder')).cookie, '/ws', { Origin: s.url }));
+  assert.match((await raw.response()).statusLine, /^HTTP\/1\.1 101 /);
+  await raw.frame(OP.text); // hello
+  const ping = encodeFrame({ opcode: OP.text, payload: '{"type":"ping","id":"f"}' });
+  const flood = (n: number) => raw.write(Buffer.concat(Array.from({ length: n }, () => ping)));
+  flood(rate * FRAME_BURST_SECONDS + MAX_FLOOD_REFUSALS + 100);
+  assert.equal(await raw.closeCode(), 1008, 'the close frame goes out at once');
+  const texts = () => raw.frames.filter((f) => f.opcode === OP.text).map((f) => JSON.parse(f.payload.toString('utf8')) as { type: string });
+  const answered = texts().length;
+
+  // Held: the server reads nothing more, whatever the client sends; the TCP connection stays until the hold ends.
+  const readBefore = await metricAt(s.url, 'confab_frames_received_total');
+  const cutAt = Date.now();
+  for (let i = 0; i < 5; i++) {
+    flood(1000);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(await metricAt(s.url, 'confab_frames_received_total'), readBefore, 'no frame read after the cut');
+  assert.equal(texts().length, answered, 'nothing answered after the cut');
+  assert.ok(texts().filter((f) => f.type === 'error').length <= MAX_FLOOD_REFUSALS, 'at most MAX_FLOOD_REFUSALS refusals answered');
+  assert.equal(await metricAt(s.url, 'confab_flood_closes_total'), 1);
+  assert.equal(raw.socket.destroyed, false, 'still held');
+  await raw.whenEnded();
+  assert.ok(Date.now() - cutAt < holdMs + WAIT_MS, 'dropped once the hold is over');
 });
 
 test('#12 a client that bursts and then slows down is not closed', async () => {

@@ -26,10 +26,10 @@ const freePort = () =>
   });
 
 /** Starts the server with LOG_LEVEL=`level` (its start line is info: the port is chosen here); collects its stdout lines. */
-async function start(level: string, file: string) {
+async function start(level: string, file: string, extraEnv: Record<string, string> = {}) {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: `sqlite:${path.join(dir, file)}`, UPLOAD_DIR: path.join(dir, 'up'), LOG_LEVEL: level },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: `sqlite:${path.join(dir, file)}`, UPLOAD_DIR: path.join(dir, 'up'), LOG_LEVEL: level, ...extraEnv },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: string[] = [];
@@ -99,4 +99,25 @@ test('LOG_LEVEL=warn: no info lines, the warnings still', async () => {
   const records = server.lines.map((l) => JSON.parse(l) as { level: number; msg: string });
   assert.ok(records.every((r) => r.level >= 40), records.map((r) => r.msg).join(', '));
   assert.ok(records.some((r) => r.msg === 'sign-in refused'));
+});
+
+test('refused handshakes: the first of a kind from an address at warn, its repeats at debug (a retry loop is no log flood)', async () => {
+  const server = await start('debug', 'refusals.db', { HANDSHAKES_PER_ADDRESS_PER_MINUTE: '2' });
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    statuses.push(
+      await new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`, { origin: server.url });
+        ws.on('error', () => {});
+        ws.once('unexpected-response', (req, res) => {
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        });
+      }),
+    );
+  }
+  await server.stop();
+  assert.deepEqual(statuses, [401, 401, 429, 429, 429, 429]);
+  const refusals = server.lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((r) => r.msg.startsWith('handshake refused: too many'));
+  assert.deepEqual(refusals.map((r) => r.level), [40, 20, 20, 20], 'one warning, then debug');
 });
