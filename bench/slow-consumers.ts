@@ -10,9 +10,9 @@
  * (its kernel buffers absorb about 4 MB on Linux loopback before the server's own buffer grows).
  *
  * Floods (issue 8): `BENCH_STALLED=0 BENCH_FLOODERS=1 node --import tsx bench/slow-consumers.ts` runs the same load
- * without and with clients that each send BENCH_FLOOD_RATE (10,000) frames a second in an open loop and
- * reconnect at once whenever the server closes them (1008 past the frame rate; 429 once their address passes
- * its handshake rate), and prints the active clients' p99 both ways.
+ * without and with hostile clients (bench/lib/flooder.ts) that each write BENCH_FLOOD_RATE (10,000) frames a second
+ * on a raw TCP connection whatever the server answers, and reconnect as soon as the server drops them (it cuts a
+ * flooder with 1008 and holds it unread for FLOOD_HOLD_MS), and prints the active clients' p99 both ways.
  */
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
