@@ -44,6 +44,12 @@ export interface System {
   stop(): Promise<void>;
 }
 
+/**
+ * Node options for Confab's server processes, e.g. `BENCH_CONFAB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'`
+ * (--cpu-prof is not allowed in NODE_OPTIONS; the profile is written when the server exits on the bench's SIGTERM).
+ */
+const CONFAB_NODE_ARGS = (process.env.BENCH_CONFAB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
@@ -198,7 +204,7 @@ async function sqliteTemplate(users: number): Promise<{ file: string; cookies: s
   const dir = mkdtempSync(path.join(os.tmpdir(), 'confab-bench-accounts-'));
   const file = path.join(dir, 'bench.db');
   const port = await freePort();
-  const proc = start(process.execPath, ['dist/server/main.js'], confabEnv(port, `sqlite:${file}`, dir));
+  const proc = start(process.execPath, [...CONFAB_NODE_ARGS, 'dist/server/main.js'], confabEnv(port, `sqlite:${file}`, dir));
   try {
     await up(port, proc, 60_000);
     const t0 = Date.now();
@@ -253,7 +259,7 @@ export async function startConfab(o: ConfabOptions): Promise<System & { setupMs:
     for (let i = 0; i < instances; i++) {
       const port = await freePort();
       ports.push(port);
-      procs.push(start(process.execPath, ['dist/server/main.js'], confabEnv(port, databaseUrl, dir, redis?.url)));
+      procs.push(start(process.execPath, [...CONFAB_NODE_ARGS, 'dist/server/main.js'], confabEnv(port, databaseUrl, dir, redis?.url)));
       // Migrations run on start: let the first instance finish before the next one starts.
       await up(port, procs[i]!, 60_000);
     }
