@@ -99,9 +99,9 @@ async function storedIds(): Promise<string[]> {
 
 /**
  * Waits until every outbox is empty and every client holds the room's last seq, then checks the contract
- * and prints the counts.
+ * and prints the counts. Returns the error codes the clients were sent, with how often.
  */
-async function converge(t: TestContext, label: string): Promise<void> {
+async function converge(t: TestContext, label: string): Promise<Record<string, number>> {
   const deadline = Date.now() + CONVERGE_MS;
   let ids = await storedIds();
   while (Date.now() < deadline) {
@@ -132,6 +132,7 @@ async function converge(t: TestContext, label: string): Promise<void> {
     assert.equal(r.gaps, 0, `${r.name} saw no gap`);
     assert.deepEqual(r.received, Array.from({ length: ids.length }, (_, i) => i + 1), `${r.name} holds 1..${ids.length}`);
   }
+  return errors;
 }
 
 function assertAllRunning(): void {
@@ -175,7 +176,10 @@ test('#19 3. PostgreSQL stopped for 10 s: sends are refused as unavailable, kept
   postgres.start();
   await sleep(2000);
   stop();
-  await converge(t, 'after the PostgreSQL outage');
+  const errors = await converge(t, 'after the PostgreSQL outage');
+  // What the clients were told meanwhile: store_unavailable (then they resent; converge found each stored once).
+  assert.ok((errors.store_unavailable ?? 0) > 0, 'sends during the outage were refused as store_unavailable');
+  assert.deepEqual(Object.keys(errors), ['store_unavailable'], 'and with no other code');
   assertAllRunning();
 });
 

@@ -3,10 +3,13 @@
  * networked database has: concurrent writers on separate connections, and the server going away.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
+import pg from 'pg';
 import { PostgresStore } from '../../src/store/postgres-store.js';
 import { StoreUnavailableError } from '../../src/store/store.js';
 import { freshDatabase, PrivatePostgres } from '../helpers/postgres.js';
+import { expectFrame, TestServer } from '../helpers/server.js';
 import { storeContract } from './store-contract.js';
 
 const db = await freshDatabase();
@@ -100,6 +103,61 @@ test('#19 PostgreSQL: a stopped server makes the store unavailable, and it answe
     await store.close();
   } finally {
     server.destroy();
+  }
+});
+
+test('#19 PostgreSQL stopped under a running server: a send is answered store_unavailable, never ack, nothing fanned out; resent once it is back, it is stored once', async () => {
+  const pgServer = await PrivatePostgres.create();
+  let server: TestServer | undefined;
+  const rowsOf = async (clientMsgId: string) => {
+    const c = new pg.Client({ connectionString: pgServer.url });
+    await c.connect();
+    try {
+      const { rows } = await c.query<{ id: string; seq: string }>('SELECT id, seq FROM messages WHERE client_msg_id = $1', [clientMsgId]);
+      return rows.map((r) => ({ id: Number(r.id), seq: Number(r.seq) }));
+    } finally {
+      await c.end();
+    }
+  };
+  try {
+    server = await TestServer.start({ DATABASE_URL: pgServer.url });
+    const room = await server.createRoom('outage');
+    // Connected before the outage: a handshake needs the store to look the session up.
+    const sender = await server.connect('Sender');
+    const reader = await server.connect('Reader');
+    await reader.subscribe(room.id);
+    await sender.post(room.id, 'before the outage');
+    await reader.waitForMessages(room.id, 1);
+
+    pgServer.stop();
+    const clientMsgId = randomUUID();
+    const send = { type: 'send', room: room.id, clientMsgId, body: 'during the outage' };
+    const refused = expectFrame(await sender.request(send), 'error');
+    assert.equal(refused.code, 'store_unavailable');
+    assert.equal(refused.clientMsgId, clientMsgId, 'the refusal names the message, so the client keeps it');
+    assert.equal(refused.room, room.id);
+    assert.equal((await server.api('GET', '/readyz')).status, 503, 'not ready while the store is away');
+
+    pgServer.start();
+    assert.deepEqual(await rowsOf(clientMsgId), [], 'the refused send was not stored');
+    assert.ok(!sender.frames.some((f) => f.type === 'ack' && f.clientMsgId === clientMsgId), 'and never acknowledged');
+    assert.deepEqual(reader.messagesIn(room.id).map((m) => m.seq), [1], 'nor fanned out');
+    assert.equal((await server.api('GET', '/readyz')).status, 200, 'ready again');
+
+    // The client kept it and resends it with the same clientMsgId (the connection was kept): stored once.
+    const ack = expectFrame(await sender.request(send), 'ack');
+    assert.equal(ack.seq, 2);
+    const again = expectFrame(await sender.request(send), 'ack');
+    assert.deepEqual([again.messageId, again.seq], [ack.messageId, ack.seq], 'a second resend returns the same message');
+    assert.deepEqual(await rowsOf(clientMsgId), [{ id: ack.messageId, seq: 2 }], 'one row');
+    const got = await reader.waitForMessages(room.id, 2);
+    assert.deepEqual(got.map((m) => [m.seq, m.clientMsgId]).slice(1), [[2, clientMsgId]]);
+  } finally {
+    try {
+      await server?.close();
+    } finally {
+      pgServer.destroy();
+    }
   }
 });
 
