@@ -25,6 +25,7 @@ let instances: Instance[];
 let clients: ModelClient[] = [];
 let roomId: number;
 let cookies: string[];
+let stopLoad: () => void = () => {};
 
 before(async () => {
   postgres = await PrivatePostgres.create();
@@ -61,6 +62,8 @@ async function newRoom(name: string): Promise<number> {
 }
 
 after(async () => {
+  // A scenario that failed halfway left its load running.
+  stopLoad();
   for (const c of clients) c.close();
   await Promise.all(instances.map((i) => i.stop()));
   await proxy.close();
@@ -81,7 +84,8 @@ function load(): () => void {
   const timer = setInterval(() => {
     for (const c of clients) c.send(`message ${n++} from ${c.name}`);
   }, SEND_EVERY_MS);
-  return () => clearInterval(timer);
+  stopLoad = () => clearInterval(timer);
+  return stopLoad;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -135,6 +139,17 @@ async function converge(t: TestContext, label: string): Promise<Record<string, n
   return errors;
 }
 
+/** Waits (10 s at most) until every instance's /readyz answers `status`. */
+async function allReadyz(status: number, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const got = await Promise.all(instances.map(async (i) => (await fetch(`${i.url}/readyz`)).status));
+    if (got.every((s) => s === status)) return;
+    if (Date.now() > deadline) assert.fail(`${what}: /readyz of the instances answered ${got.join(', ')}`);
+    await sleep(200);
+  }
+}
+
 function assertAllRunning(): void {
   for (const i of instances) assert.ok(i.running, `instance ${i.index} is running`);
 }
@@ -152,14 +167,23 @@ test('#20 1. kill -9 of one instance while clients send: its clients move to the
   assertAllRunning();
 });
 
-test('#18 2. Redis stopped for 10 s: sends still succeed, nobody crashes, everything arrives once it is back', async (t) => {
+test('#18 2. Redis stopped for 10 s: sends still succeed, nobody crashes, /readyz says 503 until it is back, then everything arrives', async (t) => {
   await startClients('after-redis');
   const stop = load();
   await sleep(1500);
   await redis.stop();
+  const stoppedAt = Date.now();
   t.diagnostic('injected: Redis stopped for 10 s under load');
-  await sleep(10_000);
-  await redis.start();
+  try {
+    // Every instance has lost its channel layer: none is ready (a load balancer sends no new clients).
+    await allReadyz(503, 'Redis stopped');
+    await sleep(Math.max(0, 10_000 - (Date.now() - stoppedAt)));
+    await allReadyz(503, 'Redis still stopped');
+  } finally {
+    // Back even when an assertion failed: a graceful stop of the instances (after()) waits for Redis.
+    await redis.start();
+  }
+  await allReadyz(200, 'Redis back');
   await sleep(2000);
   stop();
   await converge(t, 'after the Redis outage');
