@@ -1,0 +1,123 @@
+/**
+ * Checklist #21 across instances: two in-process instances sharing a fresh PostgreSQL database and a private
+ * Redis. A revocation made over HTTP on instance A (sign-out, sign out everywhere, password change, an API token
+ * revoked) travels over the channel layer (the user's group `user.<id>`) and closes the sockets it concerns on
+ * instance B with 1008; the user's other sessions and other users stay connected.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { freshDatabase } from '../helpers/postgres.js';
+import { PrivateRedis } from '../helpers/redis.js';
+import { expectFrame, sessionCookieOf, TestServer, TEST_PASSWORD, WAIT_MS, type ChatClient, type CloseInfo } from '../helpers/server.js';
+
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+let redis: PrivateRedis;
+/** Looks at the private Redis from outside: which instances listen to a user's events. */
+let probe: Redis;
+let a: TestServer;
+let b: TestServer;
+
+before(async () => {
+  db = await freshDatabase();
+  redis = await PrivateRedis.create();
+  const env = { DATABASE_URL: db.url, REDIS_URL: redis.url };
+  a = await TestServer.start(env);
+  b = await TestServer.start(env);
+  probe = new Redis(redis.url);
+});
+
+after(async () => {
+  await a?.close();
+  await b?.close();
+  probe?.disconnect();
+  await redis?.stop();
+  await db?.drop();
+});
+
+/**
+ * Waits until `instances` instances are subscribed to the user's events in Redis. An instance subscribes when
+ * the user's first socket there opens, just after `hello`; a revocation published before that would not reach
+ * it (the handshake would refuse the session anyway), so the test starts revoking only once it is live.
+ */
+async function listening(userId: number, instances: number): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const [, count] = (await probe.pubsub('NUMSUB', `confab:user.${userId}`)) as [string, number];
+    if (Number(count) >= instances) return;
+    if (Date.now() > deadline) assert.fail(`only ${count} of ${instances} instances listen to user ${userId}'s events`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** How the socket was closed; fails when it is still open WAIT_MS after the revocation (a guard, not a timing). */
+async function closedPromptly(client: ChatClient): Promise<CloseInfo> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${client.label} is still open ${WAIT_MS} ms after the revocation`)), WAIT_MS);
+  });
+  try {
+    return await Promise.race([client.closed, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const pong = async (client: ChatClient) => expectFrame(await client.request({ type: 'ping' }), 'pong');
+
+test('#21 sign-out on instance A closes that session\'s socket on instance B with 1008; the user\'s other session stays', async () => {
+  const first = await a.signUp('leaver');
+  const second = await a.signIn('leaver');
+  const onB = await b.connect(first);
+  const otherOnB = await b.connect(second);
+  await listening(first.user.id, 1);
+  await pong(onB);
+
+  assert.equal((await a.api('POST', '/api/auth/signout', { as: first })).status, 204);
+  assert.deepEqual(await closedPromptly(onB), { code: 1008, reason: 'signed out' });
+  await pong(otherOnB);
+});
+
+test('#21 sign out everywhere on instance A closes every socket of the user on both instances with 1008, and only theirs', async () => {
+  const here = await a.signUp('everywhere');
+  const there = await b.signIn('everywhere');
+  const bystander = await b.connect(await a.signUp('bystander'));
+  const sockets = [await a.connect(here), await b.connect(here), await b.connect(there)];
+  await listening(here.user.id, 2);
+
+  assert.equal((await a.api('POST', '/api/auth/signout-all', { as: here })).status, 204);
+  for (const s of sockets) assert.deepEqual(await closedPromptly(s), { code: 1008, reason: 'signed out' }, s.label);
+  await pong(bystander);
+  assert.equal((await b.api('GET', '/api/me', { as: there })).status, 401, 'the session made on B is gone too');
+});
+
+test('#21 a password change on instance A closes the user\'s sockets on instance B with 1008; the new session connects', async () => {
+  const changer = await a.signUp('changer');
+  const other = await b.signIn('changer');
+  const sockets = [await b.connect(changer), await b.connect(other)];
+  await listening(changer.user.id, 1);
+
+  const changed = await a.api('POST', '/api/auth/password', {
+    as: changer,
+    body: { currentPassword: TEST_PASSWORD, newPassword: 'Brand-new-secret-9' },
+  });
+  assert.equal(changed.status, 204);
+  for (const s of sockets) assert.deepEqual(await closedPromptly(s), { code: 1008, reason: 'signed out' }, s.label);
+  const renewed = sessionCookieOf(changed.headers);
+  assert.ok(renewed);
+  await pong(await b.connectWith({ cookie: renewed }, 'renewed'));
+});
+
+test('#21 an API token revoked on instance A closes the sockets opened with it on instance B with 1008; cookie sockets stay', async () => {
+  const owner = await a.signUp('tokenowner');
+  const created = await a.api('POST', '/api/tokens', { as: owner, body: { name: 'bot' } });
+  assert.equal(created.status, 201);
+  const { token, secret } = created.json as { token: { id: number }; secret: string };
+  const bot = await b.connectWith({ bearer: secret }, 'bot');
+  const browser = await b.connect(owner);
+  await listening(owner.user.id, 1);
+
+  assert.equal((await a.api('DELETE', `/api/tokens/${token.id}`, { as: owner })).status, 204);
+  assert.deepEqual(await closedPromptly(bot), { code: 1008, reason: 'token revoked' });
+  await pong(browser);
+});
