@@ -14,10 +14,12 @@ export class Instance {
     readonly index: number,
     readonly port: number,
     private readonly env: Record<string, string>,
+    private readonly preloads: string[],
   ) {}
 
-  static async create(index: number, env: Record<string, string>): Promise<Instance> {
-    const i = new Instance(index, await freePort(), env);
+  /** `preloads`: modules the process imports (`--import`) before Confab, after tsx (test instrumentation). */
+  static async create(index: number, env: Record<string, string>, preloads: string[] = []): Promise<Instance> {
+    const i = new Instance(index, await freePort(), env, preloads);
     await i.start();
     return i;
   }
@@ -32,7 +34,8 @@ export class Instance {
 
   /** Starts the process and resolves once it listens. */
   async start(): Promise<void> {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const args = ['--import', 'tsx', ...this.preloads.flatMap((m) => ['--import', m]), 'src/main.ts'];
+    const proc = spawn(process.execPath, args, {
       env: { ...process.env, ...this.env, PORT: String(this.port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -50,6 +53,13 @@ export class Instance {
       proc.stdout!.on('data', onData);
       proc.once('exit', (code) => reject(new Error(`instance ${this.index} exited with ${code}`)));
     });
+  }
+
+  /** Resolves when the running process exits, with its exit code or the signal that ended it. */
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const p = this.proc;
+    if (!p || !this.running) return Promise.resolve({ code: p?.exitCode ?? null, signal: p?.signalCode ?? null });
+    return new Promise((resolve) => p.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
   /** SIGKILL: no drain, no goodbye. */
