@@ -14,7 +14,7 @@ import type { ChannelLayer, LayerHandler } from './layer.js';
 export const REDIS_HEARTBEAT_INTERVAL_MS = 1000;
 /** Silence on the subscription after which it is presumed dead and re-established. */
 export const REDIS_DEAF_AFTER_MS = 3500;
-/** How long `subscribe` waits for Redis to confirm before going on (the subscription completes later). */
+/** How long `subscribe` and `unsubscribe` wait for Redis to confirm before going on (the change completes later). */
 export const REDIS_SUBSCRIBE_WAIT_MS = 1000;
 /** Longest pause between reconnection attempts. */
 export const REDIS_MAX_RETRY_DELAY_MS = 2000;
@@ -59,13 +59,9 @@ export class RedisLayer implements ChannelLayer {
     let handlers = this.groups.get(group);
     if (!handlers) {
       this.groups.set(group, (handlers = new Set()));
-      const done = this.sub.subscribe(PREFIX + group).then(
-        () => {},
-        (err: unknown) => this.log.debug({ err, group }, 'redis subscribe deferred'),
-      );
-      // Wait for the confirmation when Redis is there; while it is away, go on: autoResubscribe makes the
-      // subscription live on reconnect and the recovery re-read covers what was published meanwhile.
-      await Promise.race([done, new Promise((r) => setTimeout(r, REDIS_SUBSCRIBE_WAIT_MS).unref())]);
+      // While Redis is away, go on: autoResubscribe makes the subscription live on reconnect and the recovery
+      // re-read covers what was published meanwhile.
+      await this.confirmation(this.sub.subscribe(PREFIX + group), group);
     }
     handlers.add(handler);
   }
@@ -76,7 +72,23 @@ export class RedisLayer implements ChannelLayer {
     handlers.delete(handler);
     if (handlers.size > 0) return;
     this.groups.delete(group);
-    await this.sub.unsubscribe(PREFIX + group).catch(() => {});
+    // Not waited for while Redis is away either (a graceful stop during an outage would never end); until it
+    // takes effect, a message for the group finds no handler and is dropped.
+    await this.confirmation(this.sub.unsubscribe(PREFIX + group), group);
+  }
+
+  /**
+   * Waits for Redis to confirm a SUBSCRIBE or UNSUBSCRIBE, at most REDIS_SUBSCRIBE_WAIT_MS: while Redis is away
+   * the command waits in the subscriber's queue (it is sent on reconnect) and the caller goes on.
+   */
+  private async confirmation(command: Promise<unknown>, group: string): Promise<void> {
+    const done = command.then(
+      () => {},
+      (err: unknown) => this.log.debug({ err, group }, 'redis subscription change deferred'),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((r) => (timer = setTimeout(r, REDIS_SUBSCRIBE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   async publish(group: string, payload: string): Promise<void> {

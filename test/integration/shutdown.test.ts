@@ -10,7 +10,9 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import { signUpAt } from '../helpers/server.js';
+import { Instance } from '../helpers/cluster.js';
+import { PrivateRedis } from '../helpers/redis.js';
+import { signUpAt, WAIT_MS } from '../helpers/server.js';
 
 const dir = await mkdtemp(path.join(tmpdir(), 'confab-stop-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -86,4 +88,39 @@ test('#20 SIGTERM: acknowledged messages are all stored once, sockets close with
     stored.map((_, i) => i + 1),
     'seq gapless',
   );
+});
+
+test('#18 SIGTERM while Redis is down: sockets close with 1001 and the process exits 0, it does not wait for Redis', async () => {
+  const redis = await PrivateRedis.create();
+  const instance = await Instance.create(0, { DATABASE_URL: `sqlite:${path.join(dir, 'redis-down.db')}`, REDIS_URL: redis.url });
+  try {
+    const cookie = await signUpAt(instance.url, 'stopper');
+    const res = await fetch(`${instance.url}/api/rooms`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: instance.url, cookie },
+      body: JSON.stringify({ name: 'redis-down' }),
+    });
+    const { room } = (await res.json()) as { room: { id: number } };
+    // A subscribed socket: its room, user and receipts groups are subscribed in Redis, so the stop unsubscribes.
+    const ws = new WebSocket(`${instance.url.replace('http', 'ws')}/ws`, { headers: { cookie, origin: instance.url } });
+    const closed = new Promise<number>((resolve) => ws.once('close', resolve));
+    await new Promise<void>((resolve) => {
+      ws.on('message', (data) => (JSON.parse(data.toString()) as { type: string }).type === 'subscribed' && resolve());
+      ws.once('open', () => ws.send(JSON.stringify({ type: 'subscribe', id: 's', room: room.id })));
+    });
+    await redis.stop();
+    let timer: NodeJS.Timeout | undefined;
+    const guard = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`still running ${WAIT_MS} ms after SIGTERM`)), WAIT_MS);
+    });
+    try {
+      assert.equal(await Promise.race([instance.stop(), guard]), 0, 'exit code');
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.equal(await closed, 1001);
+  } finally {
+    await instance.kill();
+    await redis.stop();
+  }
 });
