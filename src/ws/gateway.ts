@@ -13,7 +13,7 @@ import type { AccountService } from '../chat/accounts.js';
 import type { PresenceService } from '../chat/presence.js';
 import type { ReceiptService } from '../chat/receipts.js';
 import { guestPrincipal, type Principal } from '../chat/principal.js';
-import { credentialOf } from '../access/credentials.js';
+import { credentialOf, type Credential } from '../access/credentials.js';
 import { clientAddress } from '../access/client-address.js';
 import { originAllowed, type OriginPolicy } from '../access/origin.js';
 import { ClientSession } from './client-session.js';
@@ -146,7 +146,7 @@ export class Gateway {
     try {
       const early = await this.limits.beforeAuth(address);
       if (early) return this.tooMany(socket, early, address);
-      principal = await this.authenticate(req);
+      principal = await this.authenticate(credentialOf(req.headers));
     } catch (err) {
       this.opts.log.error({ err }, 'handshake authentication failed');
       return refuse(socket, 503, 'Service Unavailable');
@@ -161,26 +161,51 @@ export class Gateway {
     const over = this.limits.check(address, principal.userId);
     if (over) return this.tooMany(socket, over, address);
     const who = principal;
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      // Counted only once upgraded: a handshake ws refuses (a bad key) never reaches here and never counted.
-      const admitted = this.limits.admit(address, who.userId);
-      if (typeof admitted === 'string') {
-        ws.close(CLOSE.policyViolation, 'too many connections');
-        return;
-      }
-      const conn = this.track(ws);
-      // Connection and close events, with the id that every later log line of this connection carries;
-      // never the credential. One close listener for both the count and the log (memory per connection).
-      const log = this.opts.log;
-      if (log.isLevelEnabled('info')) log.info({ conn: conn.id, user: who.userId, address, path: roomName === null ? '/ws' : 'legacy' }, 'connection opened');
-      ws.once('close', (code) => {
-        admitted();
-        if (log.isLevelEnabled('info')) log.info({ conn: conn.id, user: who.userId, code }, 'connection closed');
-      });
-      const session =
-        roomName === null ? new ClientSession(conn, who, this.opts) : new LegacySession(conn, who, roomName, this.opts);
-      this.sessions.set(ws, session);
+    const credential = credentialOf(req.headers);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, who, address, roomName, credential));
+  }
+
+  /**
+   * An upgraded connection: counted, tracked, logged, given its session. A method apart from `upgrade` so that
+   * the listeners made here, which live as long as the connection, keep none of the handshake's request.
+   */
+  private open(ws: WebSocket, who: Principal, address: string, roomName: string | null, credential: Credential | null): void {
+    // Counted only once upgraded: a handshake ws refuses (a bad key) never reaches here and never counted.
+    const admitted = this.limits.admit(address, who.userId);
+    if (typeof admitted === 'string') {
+      ws.close(CLOSE.policyViolation, 'too many connections');
+      return;
+    }
+    const conn = this.track(ws);
+    // Connection and close events, with the id that every later log line of this connection carries;
+    // never the credential. One close listener for both the count and the log (memory per connection).
+    const log = this.opts.log;
+    if (log.isLevelEnabled('info')) log.info({ conn: conn.id, user: who.userId, address, path: roomName === null ? '/ws' : 'legacy' }, 'connection opened');
+    ws.once('close', (code) => {
+      admitted();
+      if (log.isLevelEnabled('info')) log.info({ conn: conn.id, user: who.userId, code }, 'connection closed');
     });
+    const session =
+      roomName === null ? new ClientSession(conn, who, this.opts) : new LegacySession(conn, who, roomName, this.opts);
+    this.sessions.set(ws, session);
+    if (who.userId !== null) void this.recheck(credential, who, conn);
+  }
+
+  /**
+   * Subscribe, then verify: a revocation published after the handshake's credential check but before this
+   * instance listens to the user's events (the first socket of a user here subscribes only now) would never
+   * reach the new socket, so once the session listens the credential is checked again. One more credential
+   * look-up per connection; if the store cannot answer, the socket stays (its next request is checked anyway).
+   */
+  private async recheck(credential: Credential | null, who: Principal, conn: Connection): Promise<void> {
+    try {
+      await this.opts.hub.userEventsLive(who.userId!);
+      const now = await this.authenticate(credential);
+      if (now?.userId === who.userId && now.sessionId === who.sessionId && now.tokenId === who.tokenId) return;
+      conn.close(CLOSE.policyViolation, who.tokenId !== null ? 'token revoked' : 'signed out');
+    } catch (err) {
+      this.opts.log.warn({ err, conn: conn.id }, 'could not check the credential again after the handshake');
+    }
   }
 
   private tooMany(socket: Duplex, refusal: Refusal, address: string): void {
@@ -194,8 +219,7 @@ export class Gateway {
 
   private readonly onSocketError = (err: Error): void => this.opts.log.debug({ err }, 'upgrade socket error');
 
-  private async authenticate(req: IncomingMessage): Promise<Principal | null> {
-    const credential = credentialOf(req.headers);
+  private async authenticate(credential: Credential | null): Promise<Principal | null> {
     if (!credential) return null;
     if (credential.kind === 'bearer') return this.opts.accounts.authenticateBearer(credential.secret);
     return (await this.opts.accounts.authenticateSession(credential.secret))?.principal ?? null;

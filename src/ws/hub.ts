@@ -137,6 +137,11 @@ export class Hub {
     entry.sinks.add(sink);
   }
 
+  /** Resolves once this instance listens to the user's events (at once when nothing is being set up). */
+  async userEventsLive(userId: number): Promise<void> {
+    await this.users.get(userId)?.watching;
+  }
+
   removeUserSink(sink: UserEventSink): void {
     const userId = sink.principal.userId;
     if (userId === null) return;

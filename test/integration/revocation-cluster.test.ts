@@ -7,9 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { RedisLayer } from '../../src/layer/redis-layer.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { PrivateRedis } from '../helpers/redis.js';
 import { expectFrame, sessionCookieOf, TestServer, TEST_PASSWORD, WAIT_MS, type ChatClient, type CloseInfo } from '../helpers/server.js';
+
+/** How long the last test holds up subscriptions to a user's events. */
+const SUBSCRIBE_HOLD_MS = 1500;
 
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let redis: PrivateRedis;
@@ -120,4 +124,26 @@ test('#21 an API token revoked on instance A closes the sockets opened with it o
   assert.equal((await a.api('DELETE', `/api/tokens/${token.id}`, { as: owner })).status, 204);
   assert.deepEqual(await closedPromptly(bot), { code: 1008, reason: 'token revoked' });
   await pong(browser);
+});
+
+test('#21 a sign-out that lands while instance B is still subscribing to the user\'s events closes the new socket there all the same', async (t) => {
+  // Hold up B's (and A's: one process) subscriptions to user groups, so the revocation is published while the
+  // new socket's instance does not listen yet: only the credential check after subscribing can catch it.
+  const subscribe = RedisLayer.prototype.subscribe;
+  let held = 0;
+  RedisLayer.prototype.subscribe = async function (this: RedisLayer, group, handler) {
+    if (group.startsWith('user.')) {
+      held++;
+      await new Promise((r) => setTimeout(r, SUBSCRIBE_HOLD_MS));
+    }
+    return subscribe.call(this, group, handler);
+  };
+  t.after(() => (RedisLayer.prototype.subscribe = subscribe));
+  const account = await a.signUp('early-leaver');
+  const onB = await b.connect(account);
+  assert.equal(held, 1, 'the subscription for the user is being held');
+  const [, listeners] = (await probe.pubsub('NUMSUB', `confab:user.${account.user.id}`)) as [string, number];
+  assert.equal(Number(listeners), 0, 'nobody listens to the user yet when the sign-out is published');
+  assert.equal((await a.api('POST', '/api/auth/signout', { as: account })).status, 204);
+  assert.deepEqual(await closedPromptly(onB), { code: 1008, reason: 'signed out' });
 });
