@@ -748,7 +748,7 @@ export class PostgresStore implements Store {
   async listCursors(roomId: number): Promise<CursorRecord[]> {
     const rows = await this.q<CursorRow>(
       `SELECT rm.user_id, rm.delivered_seq, rm.read_seq, u.private_receipts FROM room_members rm
-       JOIN users u ON u.id = rm.user_id WHERE rm.room_id = $1 ORDER BY rm.user_id`,
+       JOIN users u ON u.id = rm.user_id WHERE rm.room_id = $1 AND rm.delivered_seq > 0 ORDER BY rm.user_id`,
       [roomId],
     );
     return rows.map(toCursor);

@@ -226,7 +226,7 @@ export class SqliteStore implements Store {
       ),
       cursors: db.prepare<[number], CursorRow>(
         `SELECT rm.user_id, rm.delivered_seq, rm.read_seq, u.private_receipts FROM room_members rm
-         JOIN users u ON u.id = rm.user_id WHERE rm.room_id = ? ORDER BY rm.user_id`,
+         JOIN users u ON u.id = rm.user_id WHERE rm.room_id = ? AND rm.delivered_seq > 0 ORDER BY rm.user_id`,
       ),
       unreadAll: db.prepare<[number], UnreadRow>(`${UNREAD_SELECT} ORDER BY r.id`),
       unreadOne: db.prepare<[number, number], UnreadRow>(`${UNREAD_SELECT} AND r.id = ?`),

@@ -53,7 +53,7 @@ test('receipts: monotonic, clamped, read <= delivered; non-members get not_found
   const carl = await server.connect('Carl');
   await cora.subscribe(room.id);
   const snapshot = await cora.next(isType('receipts', (f) => f.room === room.id));
-  assert.equal(expectFrame(snapshot, 'receipts').cursors.length, 2, 'every member after subscribed');
+  assert.deepEqual(expectFrame(snapshot, 'receipts').cursors, [], 'members whose cursors never moved are left out');
   for (let i = 1; i <= 5; i++) await cora.post(room.id, `m${i}`);
   await carl.subscribe(room.id);
   await carl.next(isType('receipts', (f) => f.room === room.id));
@@ -80,6 +80,11 @@ test('receipts: monotonic, clamped, read <= delivered; non-members get not_found
   const rooms = await server.api('GET', '/api/rooms', { as: await server.user('Carl') });
   const listed = (rooms.json as { rooms: Array<{ id: number; readSeq?: number; unread?: number }> }).rooms.find((r) => r.id === room.id);
   assert.deepEqual([listed?.readSeq, listed?.unread], [5, 0]);
+  // A later subscribe's snapshot has the members who moved, and only them.
+  const coraAgain = await server.connect('Cora');
+  await coraAgain.subscribe(room.id);
+  const later = expectFrame(await coraAgain.next(isType('receipts', (f) => f.room === room.id)), 'receipts');
+  assert.deepEqual(later.cursors, [{ user: carlId, delivered: 5, read: 5 }]);
   // Not a member: not_found.
   const outsider = await server.connect('Otto');
   const err = await outsider.request({ type: 'receipt', room: room.id, read: 1 });
