@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { ChannelLayer, LayerHandler } from '../layer/layer.js';
 import { combine, type InstanceState, type PresenceBackend, type PresenceState } from '../presence/presence-backend.js';
-import type { Store } from '../store/store.js';
+import type { PeerRecord, Store } from '../store/store.js';
 
 /** Layer group carrying every presence change to every instance. */
 const PRESENCE_GROUP = 'presence';
@@ -20,6 +20,13 @@ export const MAX_PRESENCE_PEERS = 500;
  * `last_seen` update and one relay to the user's peers per window; the last state of the window wins.
  */
 export const PRESENCE_MIN_INTERVAL_MS = 1000;
+/**
+ * One read of a user's peers (people sharing a room with them) serves that user's snapshots and announcements
+ * for this long: a user opening several tabs, or a reconnect storm, reads them once, not twice per connection
+ * (the read is a join over every room the user is in: in a room of 5,000 it was most of a connection's cost).
+ * A membership change reaches who hears of a user's presence at most this late.
+ */
+export const PEERS_CACHE_MS = 1000;
 
 /** One user's presence as the `presence` frame shows it. */
 export interface PresenceChange {
@@ -39,6 +46,8 @@ export class PresenceService {
   private readonly lastSync = new Map<number, number>();
   /** A trailing sync waiting for the end of the user's window. */
   private readonly trailing = new Map<number, NodeJS.Timeout>();
+  /** Each user's peers as read in the last PEERS_CACHE_MS (or being read). */
+  private readonly peers = new Map<number, Promise<PeerRecord[]>>();
 
   constructor(
     private readonly store: Store,
@@ -78,7 +87,7 @@ export class PresenceService {
 
   /** The presence of everyone sharing a room with the user, for the snapshot after `hello`. */
   async snapshot(userId: number): Promise<PresenceChange[]> {
-    const peers = await this.store.listPeers(userId, MAX_PRESENCE_PEERS);
+    const peers = await this.peersOf(userId);
     const states = await this.backend.states(peers.map((p) => p.userId));
     return peers.map((p) => {
       const state = states.get(p.userId) ?? 'offline';
@@ -91,8 +100,21 @@ export class PresenceService {
    * same people the snapshot after `hello` lists), and the user's own other tabs.
    */
   async audience(userId: number): Promise<number[]> {
-    const peers = await this.store.listPeers(userId, MAX_PRESENCE_PEERS);
+    const peers = await this.peersOf(userId);
     return [userId, ...peers.map((p) => p.userId)];
+  }
+
+  /** The user's peers, read from the store at most once per PEERS_CACHE_MS (a failed read is not kept). */
+  private peersOf(userId: number): Promise<PeerRecord[]> {
+    const cached = this.peers.get(userId);
+    if (cached) return cached;
+    const read = this.store.listPeers(userId, MAX_PRESENCE_PEERS);
+    this.peers.set(userId, read);
+    const forget = () => {
+      if (this.peers.get(userId) === read) this.peers.delete(userId);
+    };
+    read.then(() => setTimeout(forget, PEERS_CACHE_MS).unref(), forget);
+    return read;
   }
 
   /** Calls `listener` with every presence change, from any instance. */
