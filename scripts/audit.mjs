@@ -1,13 +1,20 @@
 // `npm run audit`: npm audit of the runtime dependencies, failing on any high or critical finding that
-// ALLOWED does not explain. Where the registry's advisory endpoint cannot be reached (the development machine's
-// registry answers it with 405), it says so and passes: nothing was checked, and the output says that plainly.
+// ALLOWED does not explain. Where the registry has no advisory endpoint (the development machine's answers it with
+// 405), it says so and passes: nothing was checked, and the output says that plainly. Any other failure fails.
 import { spawnSync } from 'node:child_process';
 
 /** Advisories looked at and judged harmless here: `advisory URL` -> why. Empty: none so far. */
 const ALLOWED = new Map([]);
 const BLOCKING = new Set(['high', 'critical']);
 
-const run = spawnSync('npm', ['audit', '--omit=dev', '--json'], { encoding: 'utf8', timeout: 120_000 });
+/** What a registry without the bulk advisory endpoint answers (the only case that passes unchecked). */
+const NO_ADVISORY_ENDPOINT = new Set([404, 405, 501]);
+
+const run = spawnSync('npm', ['audit', '--omit=dev', '--json'], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 << 20 });
+if (run.error) {
+  console.error(`npm audit could not run: ${run.error.message}`);
+  process.exit(1);
+}
 let report;
 try {
   report = JSON.parse(run.stdout || '{}');
@@ -17,8 +24,12 @@ try {
 }
 if (!report.metadata) {
   const why = report.message ?? report.error?.summary ?? `exit ${run.status}`;
-  console.log(`npm audit: NOT CHECKED, the advisory endpoint could not be used (${why})`);
-  process.exit(0);
+  if (NO_ADVISORY_ENDPOINT.has(report.statusCode)) {
+    console.log(`npm audit: NOT CHECKED, this registry has no advisory endpoint (${why})`);
+    process.exit(0);
+  }
+  console.error(`npm audit failed: ${why}`);
+  process.exit(1);
 }
 const counts = report.metadata.vulnerabilities;
 console.log(`npm audit (runtime dependencies): ${JSON.stringify(counts)}`);

@@ -125,8 +125,11 @@ export class AccountService {
     return this.startSession(user);
   }
 
-  /** The principal of a session secret, renewing the sliding expiry once half of it has passed. */
-  async authenticateSession(secret: string): Promise<SessionAuth | null> {
+  /**
+   * The principal of a session secret, renewing the sliding expiry once half of it has passed (unless `touch`
+   * is false: a check again of a credential just used, which must not write).
+   */
+  async authenticateSession(secret: string, touch = true): Promise<SessionAuth | null> {
     if (secret.length === 0 || secret.length > MAX_SECRET_CHARS) return null;
     const now = Date.now();
     const session = await this.store.findSession(hashSecret(secret), now);
@@ -134,22 +137,22 @@ export class AccountService {
     const user = await this.store.getUser(session.userId);
     if (!user) return null;
     let renewedUntil: number | null = null;
-    if (session.expiresAt - now < this.sessionTtlMs / 2) {
+    if (touch && session.expiresAt - now < this.sessionTtlMs / 2) {
       renewedUntil = now + this.sessionTtlMs;
       await this.store.extendSession(session.id, renewedUntil);
     }
     return { principal: userPrincipal(user, { sessionId: session.id }), renewedUntil };
   }
 
-  /** The principal of an `Authorization: Bearer` secret: an API token, or a session secret. */
-  async authenticateBearer(secret: string): Promise<Principal | null> {
-    if (!secret.startsWith(API_TOKEN_PREFIX)) return (await this.authenticateSession(secret))?.principal ?? null;
+  /** The principal of an `Authorization: Bearer` secret: an API token, or a session secret (`touch`: as above). */
+  async authenticateBearer(secret: string, touch = true): Promise<Principal | null> {
+    if (!secret.startsWith(API_TOKEN_PREFIX)) return (await this.authenticateSession(secret, touch))?.principal ?? null;
     if (secret.length > MAX_SECRET_CHARS) return null;
     const token = await this.store.findApiToken(hashSecret(secret));
     if (!token) return null;
     const user = await this.store.getUser(token.userId);
     if (!user) return null;
-    await this.store.touchApiToken(token.id, Date.now());
+    if (touch) await this.store.touchApiToken(token.id, Date.now());
     return userPrincipal(user, { tokenId: token.id });
   }
 

@@ -53,7 +53,7 @@ export class ReceiptService {
     }
   }
 
-  /** Every member's cursors in a room `p` may read (access checked by the caller). */
+  /** The cursors of a room's members that have moved (access checked by the caller; see Store.listCursors). */
   cursors(roomId: number): Promise<CursorRecord[]> {
     return this.store.listCursors(roomId);
   }

@@ -97,7 +97,9 @@ export class Connection {
       return 0;
     }
     if (++this.refusals > MAX_FLOOD_REFUSALS) {
-      this.cutForFlooding();
+      // Already closing (slow reader, revocation, shutdown): its own close goes on; the rest is dropped.
+      if (this.ws.readyState === WebSocket.OPEN) this.cutForFlooding();
+      else this.flooding = true;
       return null;
     }
     return wait;

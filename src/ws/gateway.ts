@@ -33,6 +33,8 @@ export const FRAME_BURST_SECONDS = 2;
  * retrying in a loop must not turn into a thousand log lines a second. /metrics counts every one.
  */
 export const REFUSAL_LOG_WINDOW_MS = 60_000;
+/** Distinct `reason address` pairs remembered per window; past it, every refusal is logged at debug only. */
+export const MAX_REFUSALS_LOGGED = 10_000;
 
 export interface GatewayOptions {
   chat: ChatService;
@@ -133,7 +135,8 @@ export class Gateway {
     }
     const encrypted = Boolean((req.socket as { encrypted?: boolean }).encrypted);
     if (!originAllowed(req.headers, encrypted, this.opts.originPolicy)) {
-      this.opts.log.warn({ origin: req.headers.origin, path: url.pathname }, 'handshake refused: foreign origin');
+      const address = clientAddress(req.headers, req.socket.remoteAddress, this.opts.originPolicy.trustProxy);
+      this.logRefusal('origin', address, { origin: req.headers.origin, path: url.pathname }, 'handshake refused: foreign origin');
       return refuse(socket, 403, 'Forbidden');
     }
     void this.upgrade(req, socket, head, roomName);
@@ -194,13 +197,15 @@ export class Gateway {
   /**
    * Subscribe, then verify: a revocation published after the handshake's credential check but before this
    * instance listens to the user's events (the first socket of a user here subscribes only now) would never
-   * reach the new socket, so once the session listens the credential is checked again. One more credential
-   * look-up per connection; if the store cannot answer, the socket stays (its next request is checked anyway).
+   * reach the new socket, so once the session listens the credential is checked again (a read, no write). One more
+   * credential look-up per connection; if the store cannot answer, the socket stays (its next request is checked
+   * anyway). Where Redis is slow to confirm the subscription (past REDIS_SUBSCRIBE_WAIT_MS) the check may run
+   * before it is live: a narrower window, not none.
    */
   private async recheck(credential: Credential | null, who: Principal, conn: Connection): Promise<void> {
     try {
       await this.opts.hub.userEventsLive(who.userId!);
-      const now = await this.authenticate(credential);
+      const now = await this.authenticate(credential, false);
       if (now?.userId === who.userId && now.sessionId === who.sessionId && now.tokenId === who.tokenId) return;
       conn.close(CLOSE.policyViolation, who.tokenId !== null ? 'token revoked' : 'signed out');
     } catch (err) {
@@ -210,19 +215,25 @@ export class Gateway {
 
   private tooMany(socket: Duplex, refusal: Refusal, address: string): void {
     this.counters.handshakesRefused++;
-    const key = `${refusal} ${address}`;
-    const level = this.refusalsLogged.has(key) ? 'debug' : 'warn';
-    this.refusalsLogged.add(key);
-    this.opts.log[level]({ refusal, address }, 'handshake refused: too many connections or handshakes');
+    this.logRefusal(refusal, address, {}, 'handshake refused: too many connections or handshakes');
     refuse(socket, 429, 'Too Many Requests');
+  }
+
+  /** Logs a refused handshake at warn the first time per reason and address in a window, at debug after. */
+  private logRefusal(reason: string, address: string, fields: Record<string, unknown>, msg: string): void {
+    const key = `${reason} ${address}`;
+    const level = this.refusalsLogged.has(key) || this.refusalsLogged.size >= MAX_REFUSALS_LOGGED ? 'debug' : 'warn';
+    if (level === 'warn') this.refusalsLogged.add(key);
+    this.opts.log[level]({ refusal: reason, address, ...fields }, msg);
   }
 
   private readonly onSocketError = (err: Error): void => this.opts.log.debug({ err }, 'upgrade socket error');
 
-  private async authenticate(credential: Credential | null): Promise<Principal | null> {
+  /** `touch` false: only look (the check again after subscribing must not renew a session or touch a token). */
+  private async authenticate(credential: Credential | null, touch = true): Promise<Principal | null> {
     if (!credential) return null;
-    if (credential.kind === 'bearer') return this.opts.accounts.authenticateBearer(credential.secret);
-    return (await this.opts.accounts.authenticateSession(credential.secret))?.principal ?? null;
+    if (credential.kind === 'bearer') return this.opts.accounts.authenticateBearer(credential.secret, touch);
+    return (await this.opts.accounts.authenticateSession(credential.secret, touch))?.principal ?? null;
   }
 
   private track(ws: WebSocket): Connection {
