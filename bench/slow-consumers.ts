@@ -16,11 +16,11 @@
  */
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { StalledClient } from '../test/helpers/stalled-client.js';
+import { freePort } from './lib/common.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const MEMBERS = env('BENCH_MEMBERS', 50);
@@ -36,14 +36,6 @@ const FLOOD_RATE = env('BENCH_FLOOD_RATE', 10_000);
 const ROUNDS = env('BENCH_ROUNDS', 2);
 const MAX_BUFFERED_BYTES = env('BENCH_MAX_BUFFERED_BYTES', 64 * 1024);
 const TCK = Number(execSync('getconf CLK_TCK').toString().trim());
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');

@@ -7,23 +7,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { TEST_PASSWORD } from '../helpers/server.js';
+import { freePort } from '../helpers/postgres.js';
 
 const dir = await mkdtemp(path.join(tmpdir(), 'confab-logs-'));
 after(() => rm(dir, { recursive: true, force: true }));
-
-/** A port nothing listens on now. */
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 
 /** Starts the server with LOG_LEVEL=`level` (its start line is info: the port is chosen here); collects its stdout lines. */
 async function start(level: string, file: string, extraEnv: Record<string, string> = {}) {

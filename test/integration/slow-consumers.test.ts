@@ -8,13 +8,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { signUpAt } from '../helpers/server.js';
 import { StalledClient } from '../helpers/stalled-client.js';
+import { freePort } from '../helpers/postgres.js';
 
 const STALLED = 100;
 const ACTIVE = 5;
@@ -36,14 +36,6 @@ const WARM_UP = 20;
 const MESSAGES = WARM_UP + BIG + SMALL;
 /** Allowed growth of the server's RSS over its warmed-up baseline: generous (GC timing, allocator slack). */
 const RSS_GROWTH_LIMIT = 48 * 1024 * 1024;
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 const dir = await mkdtemp(path.join(tmpdir(), 'confab-stalled-'));
 const port = await freePort();
