@@ -90,3 +90,15 @@ export class PrivatePostgres {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** The stored rows of a clientMsgId, read straight from the PostgreSQL database at `url`. */
+export async function rowsOfClientMsgId(url: string, clientMsgId: string): Promise<Array<{ id: number; seq: number }>> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ id: string; seq: string }>('SELECT id, seq FROM messages WHERE client_msg_id = $1', [clientMsgId]);
+    return rows.map((r) => ({ id: Number(r.id), seq: Number(r.seq) }));
+  } finally {
+    await c.end();
+  }
+}

@@ -558,3 +558,16 @@ export async function metricAt(baseUrl: string, name: string): Promise<number> {
   if (!m) throw new Error(`${name} is not in ${baseUrl}/metrics`);
   return Number(m[1]);
 }
+
+/** `promise`, or a failure naming `what` after WAIT_MS: a guard against a hang, not a timing. */
+export async function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${WAIT_MS} ms`)), WAIT_MS);
+  });
+  try {
+    return await Promise.race([promise, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -8,13 +8,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import pg from 'pg';
 import { WebSocket } from 'ws';
 import { Instance } from '../helpers/cluster.js';
 import { serverFrameSchema } from '../helpers/frame-schemas.js';
-import { freshDatabase } from '../helpers/postgres.js';
+import { freshDatabase, rowsOfClientMsgId } from '../helpers/postgres.js';
 import { PrivateRedis } from '../helpers/redis.js';
-import { ChatClient, expectFrame, opened, TestServer, WAIT_MS, type Account } from '../helpers/server.js';
+import { ChatClient, expectFrame, opened, TestServer, within, type Account } from '../helpers/server.js';
 
 /** The clientMsgId whose publish kills instance A. */
 const DOOMED = randomUUID();
@@ -53,30 +52,7 @@ async function connectToA(account: Account, label: string): Promise<ChatClient> 
   return client;
 }
 
-/** `promise`, or a failure after WAIT_MS (a guard against a hang, not a timing). */
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${WAIT_MS} ms`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([promise, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The stored rows of a clientMsgId, read straight from PostgreSQL. */
-async function rowsOf(clientMsgId: string): Promise<Array<{ id: number; seq: number }>> {
-  const c = new pg.Client({ connectionString: db.url });
-  await c.connect();
-  try {
-    const { rows } = await c.query<{ id: string; seq: string }>('SELECT id, seq FROM messages WHERE client_msg_id = $1', [clientMsgId]);
-    return rows.map((r) => ({ id: Number(r.id), seq: Number(r.seq) }));
-  } finally {
-    await c.end();
-  }
-}
+const rowsOf = (clientMsgId: string) => rowsOfClientMsgId(db.url, clientMsgId);
 
 test('#20 SIGKILL between a message\'s commit and its publish: stored, never acked; resent on the other instance it is the same id and seq, and every client converges on it by seq', async () => {
   const room = await b.createRoom('kill-window');

@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { RedisLayer } from '../../src/layer/redis-layer.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { PrivateRedis } from '../helpers/redis.js';
-import { expectFrame, sessionCookieOf, TestServer, TEST_PASSWORD, WAIT_MS, type ChatClient, type CloseInfo } from '../helpers/server.js';
+import { expectFrame, sessionCookieOf, TestServer, TEST_PASSWORD, WAIT_MS, within, type ChatClient, type CloseInfo } from '../helpers/server.js';
 
 /** How long the last test holds up subscriptions to a user's events. */
 const SUBSCRIBE_HOLD_MS = 1500;
@@ -55,17 +55,7 @@ async function listening(userId: number, instances: number): Promise<void> {
 }
 
 /** How the socket was closed; fails when it is still open WAIT_MS after the revocation (a guard, not a timing). */
-async function closedPromptly(client: ChatClient): Promise<CloseInfo> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${client.label} is still open ${WAIT_MS} ms after the revocation`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([client.closed, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const closedPromptly = (client: ChatClient): Promise<CloseInfo> => within(client.closed, `${client.label} still open after the revocation`);
 
 const pong = async (client: ChatClient) => expectFrame(await client.request({ type: 'ping' }), 'pong');
 

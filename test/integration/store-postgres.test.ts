@@ -5,10 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
-import pg from 'pg';
 import { PostgresStore } from '../../src/store/postgres-store.js';
 import { StoreUnavailableError } from '../../src/store/store.js';
-import { freshDatabase, PrivatePostgres } from '../helpers/postgres.js';
+import { freshDatabase, PrivatePostgres, rowsOfClientMsgId } from '../helpers/postgres.js';
 import { expectFrame, TestServer } from '../helpers/server.js';
 import { storeContract } from './store-contract.js';
 
@@ -109,16 +108,7 @@ test('#19 PostgreSQL: a stopped server makes the store unavailable, and it answe
 test('#19 PostgreSQL stopped under a running server: a send is answered store_unavailable, never ack, nothing fanned out; resent once it is back, it is stored once', async () => {
   const pgServer = await PrivatePostgres.create();
   let server: TestServer | undefined;
-  const rowsOf = async (clientMsgId: string) => {
-    const c = new pg.Client({ connectionString: pgServer.url });
-    await c.connect();
-    try {
-      const { rows } = await c.query<{ id: string; seq: string }>('SELECT id, seq FROM messages WHERE client_msg_id = $1', [clientMsgId]);
-      return rows.map((r) => ({ id: Number(r.id), seq: Number(r.seq) }));
-    } finally {
-      await c.end();
-    }
-  };
+  const rowsOf = (clientMsgId: string) => rowsOfClientMsgId(pgServer.url, clientMsgId);
   try {
     server = await TestServer.start({ DATABASE_URL: pgServer.url });
     const room = await server.createRoom('outage');
