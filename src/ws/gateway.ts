@@ -145,11 +145,12 @@ export class Gateway {
   /** The checks that wait for something (the handshake rate, the credential's look-up), then the upgrade. */
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, roomName: string | null): Promise<void> {
     const address = clientAddress(req.headers, req.socket.remoteAddress, this.opts.originPolicy.trustProxy);
+    const credential = credentialOf(req.headers);
     let principal: Principal | null;
     try {
       const early = await this.limits.beforeAuth(address);
       if (early) return this.tooMany(socket, early, address);
-      principal = await this.authenticate(credentialOf(req.headers));
+      principal = await this.authenticate(credential);
     } catch (err) {
       this.opts.log.error({ err }, 'handshake authentication failed');
       return refuse(socket, 503, 'Service Unavailable');
@@ -164,7 +165,6 @@ export class Gateway {
     const over = this.limits.check(address, principal.userId);
     if (over) return this.tooMany(socket, over, address);
     const who = principal;
-    const credential = credentialOf(req.headers);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, who, address, roomName, credential));
   }
 
