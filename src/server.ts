@@ -40,6 +40,8 @@ export interface RunningConfab {
   accounts: AccountService;
   /** The attachments, for tests (sweeping abandoned uploads at a chosen time). */
   attachments: AttachmentService;
+  /** The chat domain, for tests (what its access cache holds). */
+  chat: ChatService;
   /** Graceful stop: no new connections, in-flight stores finish and are acked, sockets close with 1001. */
   close(): Promise<void>;
 }
@@ -143,5 +145,5 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
       log.info('Confab stopped');
     })());
 
-  return { url: `http://${host}:${port}`, port, log, gateway, httpServer: app.server, accounts, attachments, close };
+  return { url: `http://${host}:${port}`, port, log, gateway, httpServer: app.server, accounts, attachments, chat, close };
 }

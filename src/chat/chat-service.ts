@@ -21,6 +21,7 @@ import {
 import { parseMentions } from './mentions.js';
 import { type Principal, type UserView, userView } from './principal.js';
 import type { RateLimits } from './rate-limits.js';
+import { RoomAccess, type RoomFacts } from './room-access.js';
 import { checkBody, checkRoomName, roomNameKey } from './rules.js';
 import { userGroup, type UserEvent } from './user-events.js';
 
@@ -92,6 +93,8 @@ export class ChatService {
   /** Running totals (/metrics). */
   readonly stats = { messagesStored: 0 };
   private closing = false;
+  /** Room kinds and memberships for the per-message path, kept without a store read per message. */
+  readonly access: RoomAccess;
 
   constructor(
     private readonly store: Store,
@@ -99,7 +102,9 @@ export class ChatService {
     private readonly limits: ChatLimits,
     private readonly rateLimits: RateLimits,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.access = new RoomAccess(store, layer, log);
+  }
 
   /** The rooms in the user's sidebar: every room they are a member of, direct conversations included. */
   async listRooms(p: Principal): Promise<RoomView[]> {
@@ -138,7 +143,7 @@ export class ChatService {
    */
   async typing(p: Principal, roomId: number): Promise<void> {
     const userId = this.signedIn(p);
-    await this.readableRoom(p, roomId);
+    await this.accessibleRoom(p, roomId);
     const notice: TypingNotice = { roomId, user: { id: userId, displayName: p.displayName } };
     this.publish(typingGroup(roomId), JSON.stringify(notice));
   }
@@ -153,9 +158,19 @@ export class ChatService {
     return this.store.listPublicRooms();
   }
 
-  /** The room if `p` may read it; otherwise `not_found`, as for a room that does not exist. */
+  /** The room as stored now (owner, last `seq`) if `p` may read it; otherwise `not_found`, as for a room that does not exist. */
   async readableRoom(p: Principal, roomId: number): Promise<RoomRecord> {
     const room = await this.store.getRoom(roomId);
+    if (room && (await this.canRead(p, room))) return room;
+    throw new ConfabError('not_found', `Room ${roomId} does not exist`);
+  }
+
+  /**
+   * The same check for the per-message paths (send, typing, reactions, subscribe), from RoomAccess's cache:
+   * only the facts that never change, so nothing returned can be stale.
+   */
+  async accessibleRoom(p: Principal, roomId: number): Promise<RoomFacts> {
+    const room = await this.access.room(roomId);
     if (room && (await this.canRead(p, room))) return room;
     throw new ConfabError('not_found', `Room ${roomId} does not exist`);
   }
@@ -223,6 +238,7 @@ export class ChatService {
       }
     }
     await this.store.removeMember(room.id, userId);
+    this.access.removed(room.id, userId);
     this.emit(userId, { t: 'room_removed', roomId: room.id });
   }
 
@@ -247,6 +263,7 @@ export class ChatService {
     this.requireOwner(p, room);
     if (userId === room.ownerId) throw new ConfabError('forbidden', 'Hand the room over before removing yourself');
     if (!(await this.store.removeMember(room.id, userId))) throw new ConfabError('not_found', 'Not a member');
+    this.access.removed(room.id, userId);
     this.emit(userId, { t: 'room_removed', roomId: room.id });
   }
 
@@ -287,14 +304,15 @@ export class ChatService {
 
   /**
    * Stores a message and publishes it to the room. Resolves only after the commit, so the caller may ack.
-   * Access is checked on every send, so a member removed a moment ago can no longer post.
+   * Access is checked on every send (RoomAccess: a removal on any instance is heard within the layer's delivery
+   * time), so a member removed a moment ago can no longer post.
    * A retry with the same clientMsgId returns the stored message and publishes nothing new.
    */
   async send(p: Principal, req: SendRequest): Promise<MessageRecord> {
     if (this.closing) throw new ConfabError('shutting_down');
     const attachmentIds = [...new Set(req.attachments ?? [])];
     const body = checkBody(req.body, this.limits.maxMessageChars, attachmentIds.length > 0);
-    const room = await this.readableRoom(p, req.roomId);
+    const room = await this.accessibleRoom(p, req.roomId);
     await this.rateLimit(p);
     if (req.replyTo !== undefined && !(await this.store.getMessage(room.id, req.replyTo))) {
       throw new ConfabError('not_found', 'The message you reply to does not exist');
@@ -340,7 +358,7 @@ export class ChatService {
   }
 
   /** Uploads may go out only with their uploader's message in the room they were uploaded to, once. */
-  private async checkAttachments(p: Principal, room: RoomRecord, ids: number[]): Promise<void> {
+  private async checkAttachments(p: Principal, room: RoomFacts, ids: number[]): Promise<void> {
     if (ids.length === 0) return;
     if (p.userId === null) throw new ConfabError('unauthenticated', 'Sign in to send files');
     if (ids.length > MAX_ATTACHMENTS_PER_MESSAGE) {
@@ -401,20 +419,20 @@ export class ChatService {
    * The ids of the users a body mentions who can read the room (anyone for a public room, members otherwise);
    * the author never mentions themselves.
    */
-  async resolveMentions(p: Principal, room: RoomRecord, body: string): Promise<number[]> {
+  async resolveMentions(p: Principal, room: RoomFacts, body: string): Promise<number[]> {
     const ids: number[] = [];
     for (const key of parseMentions(body)) {
       const user = await this.store.findUserByKey(key);
       if (!user || user.id === p.userId) continue;
-      if (room.kind !== 'public' && !(await this.store.isMember(room.id, user.id))) continue;
+      if (room.kind !== 'public' && !(await this.access.isMember(room.id, user.id))) continue;
       ids.push(user.id);
     }
     return ids.sort((a, b) => a - b);
   }
 
-  private async canRead(p: Principal, room: RoomRecord): Promise<boolean> {
+  private async canRead(p: Principal, room: RoomFacts): Promise<boolean> {
     if (room.kind === 'public') return true;
-    return p.userId !== null && this.store.isMember(room.id, p.userId);
+    return p.userId !== null && this.access.isMember(room.id, p.userId);
   }
 
   private requireOwner(p: Principal, room: RoomRecord): void {

@@ -39,14 +39,14 @@ export class MessageChanges {
 
   /** A message of a readable room (deleted ones too: they show as placeholders). */
   async get(p: Principal, roomId: number, messageId: number): Promise<MessageRecord> {
-    await this.chat.readableRoom(p, roomId);
+    await this.chat.accessibleRoom(p, roomId);
     return this.found(await this.store.getMessage(roomId, messageId));
   }
 
   /** Replaces the body of one's own message; mentions are resolved again (no new notifications). */
   async edit(p: Principal, roomId: number, messageId: number, rawBody: string): Promise<ChangeOutcome> {
     const userId = this.signedIn(p);
-    const room = await this.chat.readableRoom(p, roomId);
+    const room = await this.chat.accessibleRoom(p, roomId);
     const message = this.found(await this.store.getMessage(roomId, messageId));
     if (message.deletedAt !== null) throw new ConfabError('not_found', 'That message was deleted');
     if (message.authorId !== userId) throw new ConfabError('forbidden', 'You can only edit your own messages');
@@ -86,7 +86,7 @@ export class MessageChanges {
   async react(p: Principal, roomId: number, messageId: number, rawEmoji: unknown, on: boolean): Promise<ChangeOutcome> {
     const userId = this.signedIn(p);
     const emoji = checkEmoji(rawEmoji);
-    await this.chat.readableRoom(p, roomId);
+    await this.chat.accessibleRoom(p, roomId);
     const message = this.found(await this.store.getMessage(roomId, messageId));
     if (message.deletedAt !== null) throw new ConfabError('not_found', 'That message was deleted');
     if (on && message.reactions.length >= MAX_REACTION_KINDS && !message.reactions.some((r) => r.emoji === emoji)) {

@@ -254,7 +254,7 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
     if (feed) {
       feed.hold();
     } else {
-      await this.deps.chat.readableRoom(this.principal, roomId);
+      await this.deps.chat.accessibleRoom(this.principal, roomId);
       feed = new RoomFeed(
         roomId,
         this.deps.chat,

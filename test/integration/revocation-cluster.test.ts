@@ -2,7 +2,8 @@
  * Checklist #21 across instances: two in-process instances sharing a fresh PostgreSQL database and a private
  * Redis. A revocation made over HTTP on instance A (sign-out, sign out everywhere, password change, an API token
  * revoked) travels over the channel layer (the user's group `user.<id>`) and closes the sockets it concerns on
- * instance B with 1008; the user's other sessions and other users stay connected.
+ * instance B with 1008; the user's other sessions and other users stay connected. A member removed from a
+ * private room on A can no longer post there on B, although B had the membership cached (RoomAccess).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -136,4 +137,29 @@ test('#21 a sign-out that lands while instance B is still subscribing to the use
   assert.equal(Number(listeners), 0, 'nobody listens to the user yet when the sign-out is published');
   assert.equal((await a.api('POST', '/api/auth/signout', { as: account })).status, 204);
   assert.deepEqual(await closedPromptly(onB), { code: 1008, reason: 'signed out' });
+});
+
+test('a member removed from a private room on instance A cannot post there on instance B, where the membership was cached', async () => {
+  const owner = await a.signUp('room-owner');
+  const member = await a.signUp('room-member');
+  const room = await a.createRoom('cluster-private', { private: true, as: owner });
+  const invited = await a.api('POST', `/api/rooms/${room.id}/members`, { as: owner, body: { username: member.user.username } });
+  assert.equal(invited.status, 204, JSON.stringify(invited.json));
+  const onB = await b.connect(member);
+  const cachedOnB = () => b.confab.chat.access.holds(room.id, member.user.id);
+  // Two sends: the first read of B's memberships starts its listening for removals, the second is cached.
+  for (const n of [1, 2, 3]) expectFrame(await onB.request({ type: 'send', room: room.id, clientMsgId: `before-${n}`, body: `hi ${n}` }), 'ack');
+  const [, listeners] = (await probe.pubsub('NUMSUB', 'confab:membership.removed')) as [string, number];
+  assert.equal(Number(listeners), 2, 'both instances listen for removals');
+  assert.ok(cachedOnB(), 'B has the membership cached');
+
+  assert.equal((await a.api('DELETE', `/api/rooms/${room.id}/members/${member.user.id}`, { as: owner })).status, 204);
+  // The removal reaches B over Redis and drops B's entry (not its expiry: that would take MEMBERSHIP_CACHE_MS).
+  const deadline = Date.now() + WAIT_MS;
+  while (cachedOnB()) {
+    assert.ok(Date.now() < deadline, 'instance B never heard of the removal');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const refused = expectFrame(await onB.request({ type: 'send', room: room.id, clientMsgId: 'after', body: 'still here?' }), 'error');
+  assert.equal(refused.code, 'not_found');
 });
