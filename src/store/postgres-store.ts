@@ -778,9 +778,14 @@ export class PostgresStore implements Store {
 
   async listPeers(userId: number, limit: number): Promise<PeerRecord[]> {
     const rows = await this.q<{ user_id: number; last_seen_at: number | null }>(
-      `SELECT DISTINCT u.id AS user_id, u.last_seen_at FROM room_members a
-       JOIN room_members b ON b.room_id = a.room_id JOIN users u ON u.id = b.user_id
-       WHERE a.user_id = $1 AND b.user_id <> $1 ORDER BY u.id LIMIT $2`,
+      // The first `limit` of each of the user's rooms in primary-key order (an index range that stops early),
+      // merged: the `limit` lowest ids overall are among them, and a room of 5,000 costs `limit` rows.
+      `SELECT DISTINCT p.user_id, p.last_seen_at FROM room_members a
+       CROSS JOIN LATERAL (
+         SELECT m.user_id, u.last_seen_at FROM room_members m JOIN users u ON u.id = m.user_id
+         WHERE m.room_id = a.room_id AND m.user_id <> $1 ORDER BY m.user_id LIMIT $2
+       ) p
+       WHERE a.user_id = $1 ORDER BY p.user_id LIMIT $2`,
       [userId, limit],
     );
     return rows.map((r) => ({ userId: r.user_id, lastSeenAt: r.last_seen_at }));

@@ -233,10 +233,11 @@ export class SqliteStore implements Store {
       setNotify: db.prepare<[string, number, number]>('UPDATE room_members SET notify = ? WHERE room_id = ? AND user_id = ?'),
       setPrivateReceipts: db.prepare<[number, number]>('UPDATE users SET private_receipts = ? WHERE id = ?'),
       setLastSeen: db.prepare<[number, number]>('UPDATE users SET last_seen_at = ? WHERE id = ?'),
-      peers: db.prepare<[number, number, number], { user_id: number; last_seen_at: number | null }>(
-        `SELECT DISTINCT u.id AS user_id, u.last_seen_at FROM room_members a
-         JOIN room_members b ON b.room_id = a.room_id JOIN users u ON u.id = b.user_id
-         WHERE a.user_id = ? AND b.user_id <> ? ORDER BY u.id LIMIT ?`,
+      memberRoomIds: db.prepare<[number], { room_id: number }>('SELECT room_id FROM room_members WHERE user_id = ?'),
+      // In primary-key order, so it stops after `limit` rows however large the room.
+      roomPeers: db.prepare<[number, number, number], { user_id: number; last_seen_at: number | null }>(
+        `SELECT m.user_id, u.last_seen_at FROM room_members m JOIN users u ON u.id = m.user_id
+         WHERE m.room_id = ? AND m.user_id <> ? ORDER BY m.user_id LIMIT ?`,
       ),
       bumpSeq: db.prepare<[number], { last_seq: number }>(
         'UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq',
@@ -770,10 +771,19 @@ export class SqliteStore implements Store {
     return this.run(() => void this.stmt.setLastSeen.run(at, userId));
   }
 
+  /**
+   * The `limit` lowest ids among the user's peers: the first `limit` of each room of the user, merged. Each of
+   * those is among the first `limit` of every room it is in, so nothing is missed, and a room of 5,000 costs
+   * `limit` rows instead of a join, sort and distinct over all 5,000 (one read per connect).
+   */
   listPeers(userId: number, limit: number): Promise<PeerRecord[]> {
-    return this.run(() =>
-      this.stmt.peers.all(userId, userId, limit).map((r) => ({ userId: r.user_id, lastSeenAt: r.last_seen_at })),
-    );
+    return this.run(() => {
+      const peers = new Map<number, PeerRecord>();
+      for (const { room_id } of this.stmt.memberRoomIds.all(userId)) {
+        for (const r of this.stmt.roomPeers.all(room_id, userId, limit)) peers.set(r.user_id, { userId: r.user_id, lastSeenAt: r.last_seen_at });
+      }
+      return [...peers.values()].sort((a, b) => a.userId - b.userId).slice(0, limit);
+    });
   }
 
   ping(): Promise<void> {

@@ -404,7 +404,7 @@ export interface Store {
   setNotifyLevel(roomId: number, userId: number, level: NotifyLevel): Promise<boolean>;
   setPrivateReceipts(userId: number, on: boolean): Promise<void>;
   setLastSeen(userId: number, at: number): Promise<void>;
-  /** Up to `limit` distinct users sharing at least one room with the user (the user excluded). */
+  /** The `limit` lowest-id distinct users sharing at least one room with the user (the user excluded), by id. */
   listPeers(userId: number, limit: number): Promise<PeerRecord[]>;
 
   /**

@@ -424,6 +424,20 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.deepEqual(await store.listPeers(cy.id, 10), []);
     });
 
+    test('peers across overlapping rooms: distinct, by id, the lowest `limit` of them whichever room they share', async () => {
+      const [me, p1, p2, p3, p4, p5] = [await newUser('pe'), await newUser('pe'), await newUser('pe'), await newUser('pe'), await newUser('pe'), await newUser('pe')];
+      // Room A holds the high ids, room B the low ones and one of A's: each room alone would give other firsts.
+      const a = await newRoom({ ownerId: p5.id });
+      const b = await newRoom({ ownerId: p4.id });
+      for (const u of [me, p3]) await store.addMember(a.id, u.id, 1);
+      for (const u of [me, p1, p2, p5]) await store.addMember(b.id, u.id, 1);
+      const ids = async (limit: number) => (await store.listPeers(me.id, limit)).map((p) => p.userId);
+      assert.deepEqual(await ids(10), [p1.id, p2.id, p3.id, p4.id, p5.id], 'p5 in both rooms, once');
+      assert.deepEqual(await ids(3), [p1.id, p2.id, p3.id]);
+      assert.deepEqual(await ids(1), [p1.id]);
+      assert.deepEqual(await store.listPeers(p3.id, 10), [me, p5].map((u) => ({ userId: u.id, lastSeenAt: null })));
+    });
+
     const post = (roomId: number, author: UserRecord, body: string, extra: Partial<NewMessage> = {}) =>
       store
         .insertMessage({ roomId, authorId: author.id, author: author.displayName, body, clientMsgId: null, createdAt: Date.now(), ...extra })
