@@ -158,21 +158,18 @@ export class ChatService {
     return this.store.listPublicRooms();
   }
 
-  /** The room as stored now (owner, last `seq`) if `p` may read it; otherwise `not_found`, as for a room that does not exist. */
+  /** The room as stored now (owner, last `seq`) if `p` may read it (membership read now); otherwise `not_found`, as for a room that does not exist. */
   async readableRoom(p: Principal, roomId: number): Promise<RoomRecord> {
-    const room = await this.store.getRoom(roomId);
-    if (room && (await this.canRead(p, room))) return room;
-    throw new ConfabError('not_found', `Room ${roomId} does not exist`);
+    return this.checked(p, roomId, await this.store.getRoom(roomId), (r, u) => this.store.isMember(r, u));
   }
 
   /**
-   * The same check for the per-message paths (send, typing, reactions, subscribe), from RoomAccess's cache:
-   * only the facts that never change, so nothing returned can be stale.
+   * The same check for the per-message paths (send, typing, reactions, edits, subscribe) from RoomAccess's
+   * cache: the facts returned never change; the membership behind the answer may be up to MEMBERSHIP_CACHE_MS old
+   * when a removal went unheard (see room-access.ts).
    */
   async accessibleRoom(p: Principal, roomId: number): Promise<RoomFacts> {
-    const room = await this.access.room(roomId);
-    if (room && (await this.canRead(p, room))) return room;
-    throw new ConfabError('not_found', `Room ${roomId} does not exist`);
+    return this.checked(p, roomId, await this.access.room(roomId), (r, u) => this.access.isMember(r, u));
   }
 
   /** The room with its members (for direct conversations), if readable. */
@@ -304,7 +301,7 @@ export class ChatService {
 
   /**
    * Stores a message and publishes it to the room. Resolves only after the commit, so the caller may ack.
-   * Access is checked on every send (RoomAccess: a removal on any instance is heard within the layer's delivery
+   * Access is checked on every send (RoomAccess: a removal on any instance is normally heard within the layer's delivery
    * time), so a member removed a moment ago can no longer post.
    * A retry with the same clientMsgId returns the stored message and publishes nothing new.
    */
@@ -430,9 +427,15 @@ export class ChatService {
     return ids.sort((a, b) => a - b);
   }
 
-  private async canRead(p: Principal, room: RoomFacts): Promise<boolean> {
-    if (room.kind === 'public') return true;
-    return p.userId !== null && this.access.isMember(room.id, p.userId);
+  /** The room if `p` may read it (any public room; otherwise members only), else `not_found` like a missing room. */
+  private async checked<R extends RoomFacts>(
+    p: Principal,
+    roomId: number,
+    room: R | null,
+    isMember: (roomId: number, userId: number) => Promise<boolean>,
+  ): Promise<R> {
+    if (room && (room.kind === 'public' || (p.userId !== null && (await isMember(room.id, p.userId))))) return room;
+    throw new ConfabError('not_found', `Room ${roomId} does not exist`);
   }
 
   private requireOwner(p: Principal, room: RoomRecord): void {

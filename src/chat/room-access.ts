@@ -1,20 +1,25 @@
 /**
- * What the per-message path needs to know about access, without a store read per message (issue 7): which
- * rooms exist and of what kind, and who is a member of the private rooms and direct conversations.
+ * What the per-message paths (send, typing, reactions, edits, the first check of a subscribe) need to know
+ * about access, without a store read per message (issue 7): which rooms exist and of what kind, and who is a
+ * member of the private rooms and direct conversations. Everything else (history, downloads, search, member
+ * lists, room management) checks membership in the store on every request.
  *
  * Room facts are cached for good: a room is never deleted, renamed or made another kind, so its id, name, kind
  * and creation time cannot go stale (its owner and last `seq` can, and are not in the facts).
  *
- * Memberships are cached only when true, and only while the channel layer is live, because they are taken
- * away: every removal (on any instance) publishes `{roomId, userId}` on MEMBERSHIP_GROUP and every instance
- * drops that entry when it hears it. While the layer is away removals may go unheard, so nothing is cached or
- * trusted, and when it comes back (`onRecovered`) the whole cache is dropped. MEMBERSHIP_CACHE_MS bounds how
- * long an entry lives even so, in case a publish is lost while the layer thinks itself healthy. A membership
- * that is added needs no event: "not a member" is never cached.
+ * Memberships are cached only when true, and only while this instance is known to hear removals: every removal
+ * (on any instance) publishes `{roomId, userId}` on MEMBERSHIP_GROUP and every instance drops that entry when it
+ * hears it. "Known to hear" means the layer says it is healthy and this instance has heard its own probe on
+ * the group since subscribing (a subscription the backend never confirmed proves nothing). When the layer
+ * comes back after an outage (`onRecovered`), or a payload on the group cannot be read, the whole cache is
+ * dropped. A membership that is added needs no event: "not a member" is never cached.
  *
- * What this leaves: a removal on another instance reaches this one after the layer's delivery time (about a
- * millisecond with Redis), and a send accepted in that window is stored.
+ * The window this leaves: normally a send reaching another instance within the layer's delivery time of the
+ * removal (about a millisecond with Redis) is accepted. If the removal's publish fails, or a subscription dies
+ * before the layer notices (REDIS_DEAF_AFTER_MS), other instances trust the entry until it expires: at most
+ * MEMBERSHIP_CACHE_MS after it was read.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ChannelLayer } from '../layer/layer.js';
 import type { RoomRecord, Store } from '../store/store.js';
@@ -24,39 +29,41 @@ export type RoomFacts = Pick<RoomRecord, 'id' | 'name' | 'kind' | 'createdAt'>;
 
 /** Layer group on which every instance hears of every membership removal. */
 export const MEMBERSHIP_GROUP = 'membership.removed';
-/** Longest a cached membership is trusted without being read again (a safety net for a lost event). */
-export const MEMBERSHIP_CACHE_MS = 5_000;
+/** Longest a cached membership is trusted without being read again: the worst case of a removal gone unheard. */
+export const MEMBERSHIP_CACHE_MS = 3_000;
 /** Most rooms whose facts are kept (the oldest cached is dropped first). */
 export const MAX_CACHED_ROOMS = 10_000;
 /** Most memberships kept (the oldest cached is dropped first). */
 export const MAX_CACHED_MEMBERSHIPS = 100_000;
 
-interface Removal {
-  roomId: number;
-  userId: number;
-}
+/** What travels on MEMBERSHIP_GROUP: a removal, or an instance's probe of its own subscription. */
+type MembershipEvent = { roomId: number; userId: number } | { probe: string };
 
 const memberKey = (roomId: number, userId: number) => `${roomId}:${userId}`;
+const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
 
 export class RoomAccess {
   private readonly rooms = new Map<number, RoomFacts>();
-  /** `room:user` -> when the entry stops being trusted. */
+  /** `room:user` -> when the entry stops being trusted (this.now() time). */
   private readonly members = new Map<string, number>();
-  /** Whether this instance hears removals; until then memberships are read every time. */
+  /** Set once this instance heard its own probe on MEMBERSHIP_GROUP: removals reach it. */
   private listening = false;
   private listen: Promise<void> | null = null;
-  /** Removals heard so far: a read that overlapped one is not cached (it may predate the removal). */
+  private readonly probe = randomBytes(8).toString('hex');
+  /** Removals (and resets) heard so far: a read that overlapped one is not cached (it may predate it). */
   private heard = 0;
 
   constructor(
     private readonly store: Store,
     private readonly layer: ChannelLayer,
     private readonly log: Logger,
-    private readonly now: () => number = Date.now,
+    /** A monotonic clock: a wall clock stepped back would stretch the entries' lives. */
+    private readonly now: () => number = () => performance.now(),
   ) {
     layer.onRecovered(() => {
-      this.heard++;
-      this.members.clear();
+      this.reset();
+      // A probe published while the layer was away never arrived: ask again.
+      if (this.listen && !this.listening) this.send({ probe: this.probe }, 'could not probe the membership subscription');
     });
   }
 
@@ -84,8 +91,10 @@ export class RoomAccess {
     const since = this.now();
     const heard = this.heard;
     const member = await this.store.isMember(roomId, userId);
-    // Trusted before and after the read, and no removal heard meanwhile: the answer cannot predate one.
-    if (member && trusted && this.trusted() && this.heard === heard) remember(this.members, key, since + MEMBERSHIP_CACHE_MS, MAX_CACHED_MEMBERSHIPS);
+    // Trusted before and after the read, and nothing heard meanwhile: the answer cannot predate a removal.
+    if (member && trusted && this.trusted() && this.heard === heard) {
+      remember(this.members, key, since + MEMBERSHIP_CACHE_MS, MAX_CACHED_MEMBERSHIPS);
+    }
     return member;
   }
 
@@ -93,11 +102,7 @@ export class RoomAccess {
   removed(roomId: number, userId: number): void {
     this.heard++;
     this.members.delete(memberKey(roomId, userId));
-    const removal: Removal = { roomId, userId };
-    this.layer.publish(MEMBERSHIP_GROUP, JSON.stringify(removal)).catch((err: unknown) => {
-      // Unheard elsewhere: those instances still drop the entry within MEMBERSHIP_CACHE_MS.
-      this.log.warn({ err, roomId, userId }, 'could not announce a membership removal');
-    });
+    this.send({ roomId, userId }, 'could not announce a membership removal; other instances drop it when it expires');
   }
 
   /** Whether the membership is cached now (tests). */
@@ -109,22 +114,43 @@ export class RoomAccess {
     return this.listening && this.layer.healthy();
   }
 
+  private reset(): void {
+    this.heard++;
+    this.members.clear();
+  }
+
   private startListening(): void {
-    this.listen ??= this.layer
-      .subscribe(MEMBERSHIP_GROUP, (payload) => {
-        const r = JSON.parse(payload) as Removal;
-        this.heard++;
-        this.members.delete(memberKey(r.roomId, r.userId));
-      })
-      .then(
-        () => {
-          this.listening = true;
-        },
-        (err: unknown) => {
-          this.listen = null;
-          this.log.warn({ err }, 'could not listen for membership removals; memberships are read every time');
-        },
-      );
+    this.listen ??= this.layer.subscribe(MEMBERSHIP_GROUP, (payload) => this.hear(payload)).then(
+      () => this.send({ probe: this.probe }, 'could not probe the membership subscription'),
+      (err: unknown) => {
+        this.listen = null;
+        this.log.warn({ err }, 'could not listen for membership removals; memberships are read every time');
+      },
+    );
+  }
+
+  private hear(payload: string): void {
+    let event: unknown;
+    try {
+      event = JSON.parse(payload);
+    } catch {
+      event = null;
+    }
+    const e = event as Partial<{ roomId: unknown; userId: unknown; probe: unknown }> | null;
+    if (e && typeof e.probe === 'string') {
+      if (e.probe === this.probe) this.listening = true;
+    } else if (e && isId(e.roomId) && isId(e.userId)) {
+      this.heard++;
+      this.members.delete(memberKey(e.roomId, e.userId));
+    } else {
+      // Some removal may be in it: trust nothing cached so far.
+      this.log.warn({ payload: payload.slice(0, 200) }, 'unreadable membership event; membership cache dropped');
+      this.reset();
+    }
+  }
+
+  private send(event: MembershipEvent, failure: string): void {
+    this.layer.publish(MEMBERSHIP_GROUP, JSON.stringify(event)).catch((err: unknown) => this.log.warn({ err }, failure));
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The per-message path reads nothing from the store once it has seen a room and a member (RoomAccess), yet a
  * member removed on either of two instances (two ChatServices on one store and one layer) can no longer send
- * on either; while the layer is away nothing is trusted, and what was cached before is dropped when it returns.
+ * on either; while the layer is away, or before this instance has heard its own probe, nothing is trusted;
+ * what was cached is dropped when the layer returns or an unreadable payload arrives.
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
@@ -9,7 +10,7 @@ import { pino } from 'pino';
 import { ChatService } from '../../src/chat/chat-service.js';
 import type { Principal } from '../../src/chat/principal.js';
 import { RateLimits } from '../../src/chat/rate-limits.js';
-import { MAX_CACHED_ROOMS, MEMBERSHIP_CACHE_MS, RoomAccess } from '../../src/chat/room-access.js';
+import { MAX_CACHED_ROOMS, MEMBERSHIP_CACHE_MS, MEMBERSHIP_GROUP, RoomAccess } from '../../src/chat/room-access.js';
 import { ConfabError } from '../../src/errors.js';
 import type { ChannelLayer } from '../../src/layer/layer.js';
 import { MemoryLayer } from '../../src/layer/memory-layer.js';
@@ -17,6 +18,11 @@ import { SqliteStore } from '../../src/store/sqlite-store.js';
 
 const silent = pino({ level: 'silent' });
 const notFound = (e: unknown) => e instanceof ConfabError && e.code === 'not_found';
+
+/** A layer that accepts subscriptions and publishes but never delivers (a SUBSCRIBE the backend never confirmed). */
+class DeafLayer extends MemoryLayer {
+  override async publish(): Promise<void> {}
+}
 
 /** A memory layer whose health the test sets, and which calls its recovery listeners when told. */
 class FlakyLayer extends MemoryLayer {
@@ -84,6 +90,11 @@ test('after the first send, sends to a public room and to a private one read nei
   await assert.rejects(send(chat, stranger, priv.id), notFound);
   assert.equal(reads.isMember, before.isMember + 2, '"not a member" is never cached');
   await assert.rejects(send(chat, owner, 999_999), notFound, 'a room that does not exist');
+  // Everything but the per-message paths reads the membership every time (history, downloads, search, ...).
+  const fresh = reads.isMember;
+  await chat.history(owner, priv.id, {});
+  await chat.history(owner, priv.id, {});
+  assert.equal(reads.isMember, fresh + 2, 'readableRoom reads the membership each time');
 });
 
 test('a member removed or leaving on one instance cannot send on the other, which had them cached', async (t) => {
@@ -201,4 +212,30 @@ test('room facts are kept for at most MAX_CACHED_ROOMS rooms, the oldest dropped
   assert.equal(rooms.has(1_000_000), false);
   assert.deepEqual(await access.room(first.id), { id: first.id, name: 'first', kind: 'public', createdAt: first.createdAt });
   assert.equal(reads, 2, 'both still cached');
+});
+
+test('a subscription that never delivers its own probe is never trusted: memberships are read every time', async (t) => {
+  const { reads, instance, user, send } = await setUp(t, new DeafLayer());
+  const chat = instance();
+  const owner = await user('owner');
+  const room = await chat.createRoom(owner, 'team', 'private');
+  for (let i = 0; i < 4; i++) await send(chat, owner, room.id);
+  assert.equal(reads.isMember, 4);
+  assert.ok(!chat.access.holds(room.id, owner.userId!));
+});
+
+test('an unreadable payload on the membership group drops every cached membership', async (t) => {
+  const layer = new MemoryLayer();
+  const { instance, user, send } = await setUp(t, layer);
+  const chat = instance();
+  const owner = await user('owner');
+  const room = await chat.createRoom(owner, 'team', 'private');
+  for (let i = 0; i < 2; i++) await send(chat, owner, room.id);
+  assert.ok(chat.access.holds(room.id, owner.userId!));
+  await layer.publish(MEMBERSHIP_GROUP, '{"roomId":"x"}');
+  assert.ok(!chat.access.holds(room.id, owner.userId!), 'a removal might have been in it');
+  for (let i = 0; i < 2; i++) await send(chat, owner, room.id);
+  assert.ok(chat.access.holds(room.id, owner.userId!), 'cached again after');
+  await layer.publish(MEMBERSHIP_GROUP, 'not json');
+  assert.ok(!chat.access.holds(room.id, owner.userId!));
 });
