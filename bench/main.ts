@@ -22,7 +22,7 @@ const { values } = parseArgs({
     step: { type: 'boolean', default: false },
     fixed: { type: 'boolean', default: false },
     rate: { type: 'string' },
-    rates: { type: 'string', default: '5000,10000,20000,40000,60000,80000,100000,120000,160000,200000' },
+    rates: { type: 'string', default: '5000,10000,20000,40000,60000,70000,80000,90000,100000,110000,120000,140000,160000,200000' },
     seconds: { type: 'string', default: '8' },
     'step-seconds': { type: 'string', default: '4' },
     'p99-limit': { type: 'string', default: '50' },

@@ -62,7 +62,6 @@ async function connectAll(req: Extract<Request, { op: 'connect' }>): Promise<Con
   const errs: string[] = [];
   let next = 0;
   let failed = 0;
-  const trackSeq = true;
   const lane = async () => {
     while (next < specs.length) {
       const i = next++;
@@ -75,7 +74,8 @@ async function connectAll(req: Extract<Request, { op: 'connect' }>): Promise<Con
               errors++;
               errorSample ||= text.slice(0, 300);
             },
-            trackSeq,
+            // Only where receipts will be sent: the seq look-up is work the other systems' clients do not do.
+            trackSeq: specs[i]!.receipts ?? false,
           },
           req.localAddress,
         );

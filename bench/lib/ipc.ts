@@ -10,6 +10,8 @@ export interface ConnSpec {
   /** The system's room key (Confab: the room id); null: connect only (idle). */
   room: string | number | null;
   roomIdx: number;
+  /** Confab: this connection will send receipts, so it tracks the newest seq it received. */
+  receipts?: boolean;
 }
 
 export type Request =

@@ -88,7 +88,7 @@ async function roomLoad(
   const gen = new Generator(path.join(BUILD_DIR, 'gen-worker.js'), o.genProcesses);
   try {
     const specs = [];
-    for (let r = 0; r < shape.rooms; r++) for (let m = 0; m < shape.members; m++) specs.push(sys.conn(r, m));
+    for (let r = 0; r < shape.rooms; r++) for (let m = 0; m < shape.members; m++) specs.push({ ...sys.conn(r, m), receipts: shape.receipts ?? false });
     const c = await gen.connect(specs);
     o.log(`  ${sys.name}${variant ? ` [${variant}]` : ''}: ${c.ok} connections in ${c.ms} ms${c.failed ? `, ${c.failed} FAILED (${c.errors.join('; ')})` : ''}`);
     const senderOf = (i: number) => (i % shape.members < shape.senders ? i % shape.members : -1);
