@@ -20,6 +20,13 @@ import { RoomOrder } from './room-order.js';
 export const RECEIPT_COALESCE_MS = 250;
 
 /**
+ * Presence changes are gathered for this long and sent to each local user as one `presence` frame listing them
+ * (the newest state of each changed user), serialized once per user: a room of 5,000 coming online cost one frame
+ * per change and per peer's socket, millions of frames.
+ */
+export const PRESENCE_COALESCE_MS = 250;
+
+/**
  * The frames of one delivery, each serialized and encoded to UTF-8 at most once and shared by every recipient:
  * handing each socket the same Buffer spares a string-to-bytes conversion per recipient (within the noise of
  * `npm run bench -- --scenario 1 --fixed --rate 20000`, but it is work per recipient that needs no doing).
@@ -93,6 +100,9 @@ export class Hub {
   private stopWatchingPresence: (() => Promise<void>) | undefined;
   /** Presence relays in flight, per changed user, so that two quick changes of one user arrive in order. */
   private readonly presenceChains = new Map<number, Promise<void>>();
+  /** Presence changes waiting for PRESENCE_COALESCE_MS: local user -> changed user -> its newest change. */
+  private presenceOut = new Map<number, Map<number, PresenceChange>>();
+  private presenceTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly chat: ChatService,
@@ -204,6 +214,8 @@ export class Hub {
       e.order.stop();
       if (e.flushTimer) clearTimeout(e.flushTimer);
     }
+    if (this.presenceTimer) clearTimeout(this.presenceTimer);
+    this.presenceOut.clear();
     this.rooms.clear();
     this.users.clear();
     this.listeners.clear();
@@ -231,20 +243,23 @@ export class Hub {
 
   /**
    * A presence change goes only to this instance's connections of people who share a room with that user (and
-   * to the user's own), serialized once. Telling every connection would cost connections x changes: with
-   * 20,000 people connecting, hundreds of millions of frames.
+   * to the user's own), gathered per user for PRESENCE_COALESCE_MS. Telling every connection would cost
+   * connections x changes: with 20,000 people connecting, hundreds of millions of frames.
    */
   private relayPresence(change: PresenceChange): void {
     if (this.users.size === 0) return;
     const next = (this.presenceChains.get(change.id) ?? Promise.resolve())
       .then(async () => {
         const audience = await this.presence.audience(change.id);
-        let frame: string | undefined;
         for (const userId of audience) {
-          const entry = this.users.get(userId);
-          if (!entry) continue;
-          frame ??= serverFrame.presence([change]);
-          for (const sink of entry.sinks) sink.presenceChanged(frame);
+          if (!this.users.has(userId)) continue;
+          let pending = this.presenceOut.get(userId);
+          if (!pending) this.presenceOut.set(userId, (pending = new Map()));
+          pending.set(change.id, change);
+        }
+        if (this.presenceOut.size > 0) {
+          this.presenceTimer ??= setTimeout(() => this.flushPresence(), PRESENCE_COALESCE_MS);
+          this.presenceTimer.unref();
         }
       })
       .catch((err: unknown) => this.log.warn({ err, userId: change.id }, 'could not relay a presence change'));
@@ -252,6 +267,19 @@ export class Hub {
     void next.then(() => {
       if (this.presenceChains.get(change.id) === next) this.presenceChains.delete(change.id);
     });
+  }
+
+  /** One `presence` frame per local user with every change gathered for them, to each of their connections. */
+  private flushPresence(): void {
+    this.presenceTimer = undefined;
+    const out = this.presenceOut;
+    this.presenceOut = new Map();
+    for (const [userId, changes] of out) {
+      const entry = this.users.get(userId);
+      if (!entry) continue;
+      const frame = serverFrame.presence([...changes.values()]);
+      for (const sink of entry.sinks) sink.presenceChanged(frame);
+    }
   }
 
   private gatherCursor(roomId: number, entry: RoomEntry, change: CursorChange): void {
