@@ -109,6 +109,10 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
     counters,
     observeSendSeconds: (s) => metrics.sendSeconds.observe(s),
   });
+  // Revocations and removals from rooms published during the outage never arrived either: check them again.
+  layer.onRecovered(() => {
+    gateway.recheckAll().catch((err: unknown) => log.warn({ err }, 'could not check connections again after the outage'));
+  });
   metrics.watch({
     counters,
     connections: () => gateway.connectionCount,

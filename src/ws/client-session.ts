@@ -293,6 +293,22 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
     this.conn.write(serverFrame.error(err, ctx));
   }
 
+  /**
+   * After a channel-layer outage a removal from a room may never have arrived: each followed room is checked
+   * again, and one the user may no longer read is dropped and announced as `room_removed`, as the event would
+   * have done. A room the store cannot answer for stays (its next request is checked anyway).
+   */
+  async recheckRooms(): Promise<void> {
+    for (const roomId of [...this.feeds.keys()]) {
+      try {
+        await this.deps.chat.readableRoom(this.principal, roomId);
+      } catch (err) {
+        if (this.closed || !(err instanceof ConfabError) || err.code !== 'not_found') continue;
+        this.onUserEvent({ t: 'room_removed', roomId });
+      }
+    }
+  }
+
   private dropFeed(roomId: number): void {
     const feed = this.feeds.get(roomId);
     if (!feed) return;

@@ -63,7 +63,12 @@ export interface GatewayOptions {
 
 interface Session {
   idle(): Promise<unknown>;
+  /** After a channel-layer outage: checks again whether the connection may still read each room it follows. */
+  recheckRooms?(): Promise<void>;
 }
+
+/** Connections checked at once after a channel-layer outage (each one credential read, one per room it follows). */
+export const RECHECK_BATCH = 100;
 
 /** Answers a refused upgrade with a plain HTTP response and drops the socket. */
 function refuse(socket: Duplex, status: number, reason: string): void {
@@ -81,6 +86,8 @@ function guestName(): string {
 export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Map<WebSocket, Session>();
+  /** Each signed-in connection's check of its credential (and then its rooms), run again after an outage. */
+  private readonly rechecks = new Map<WebSocket, () => Promise<void>>();
   private readonly alive = new WeakSet<WebSocket>();
   private readonly heartbeat: NodeJS.Timeout;
   private accepting = true;
@@ -188,10 +195,24 @@ export class Gateway {
       admitted();
       if (log.isLevelEnabled('info')) log.info({ conn: conn.id, user: who.userId, code }, 'connection closed');
     });
-    const session =
+    const session: Session =
       roomName === null ? new ClientSession(conn, who, this.opts) : new LegacySession(conn, who, roomName, this.opts);
     this.sessions.set(ws, session);
-    if (who.userId !== null) void this.recheck(credential, who, conn);
+    if (who.userId === null) return;
+    void this.recheck(credential, who, conn);
+    this.rechecks.set(ws, async () => {
+      if (await this.recheck(credential, who, conn)) await session.recheckRooms?.();
+    });
+  }
+
+  /**
+   * After a channel-layer outage: whatever was published meanwhile never arrived, revocations and removals from
+   * rooms included, so every signed-in connection checks its credential and its rooms again (RECHECK_BATCH at a
+   * time, so that 20,000 connections do not hit the store at once).
+   */
+  async recheckAll(): Promise<void> {
+    const all = [...this.rechecks.values()];
+    for (let i = 0; i < all.length; i += RECHECK_BATCH) await Promise.allSettled(all.slice(i, i + RECHECK_BATCH).map((check) => check()));
   }
 
   /**
@@ -202,14 +223,17 @@ export class Gateway {
    * anyway). Where Redis is slow to confirm the subscription (past REDIS_SUBSCRIBE_WAIT_MS) the check may run
    * before it is live: a narrower window, not none.
    */
-  private async recheck(credential: Credential | null, who: Principal, conn: Connection): Promise<void> {
+  /** Whether the connection's credential still stands (false: the connection is closed with 1008). */
+  private async recheck(credential: Credential | null, who: Principal, conn: Connection): Promise<boolean> {
     try {
       await this.opts.hub.userEventsLive(who.userId!);
       const now = await this.authenticate(credential, false);
-      if (now?.userId === who.userId && now.sessionId === who.sessionId && now.tokenId === who.tokenId) return;
+      if (now?.userId === who.userId && now.sessionId === who.sessionId && now.tokenId === who.tokenId) return true;
       conn.close(CLOSE.policyViolation, who.tokenId !== null ? 'token revoked' : 'signed out');
+      return false;
     } catch (err) {
-      this.opts.log.warn({ err, conn: conn.id }, 'could not check the credential again after the handshake');
+      this.opts.log.warn({ err, conn: conn.id }, 'could not check the credential again');
+      return true;
     }
   }
 
@@ -243,7 +267,10 @@ export class Gateway {
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
     ws.on('error', (err) => this.opts.log.debug({ err, conn: conn.id }, 'websocket error'));
-    ws.on('close', () => this.sessions.delete(ws));
+    ws.on('close', () => {
+      this.sessions.delete(ws);
+      this.rechecks.delete(ws);
+    });
     return conn;
   }
 

@@ -165,3 +165,32 @@ test('a member removed from a private room on instance A cannot post there on in
   const refused = expectFrame(await onB.request({ type: 'send', room: room.id, clientMsgId: 'after', body: 'still here?' }), 'error');
   assert.equal(refused.code, 'not_found');
 });
+
+test('#18 #21 a sign-out and a removal from a room made on A while Redis is down reach B once Redis is back', async () => {
+  const owner = await a.signUp('outage-owner');
+  const member = await a.signUp('outage-member');
+  const other = await a.signIn('outage-member');
+  const room = await a.createRoom('outage-private', { private: true, as: owner });
+  const invited = await a.api('POST', `/api/rooms/${room.id}/members`, { as: owner, body: { username: member.user.username } });
+  assert.equal(invited.status, 204);
+  const following = await b.connect(member);
+  await following.subscribe(room.id);
+  const signedOut = await b.connect(other);
+  await listening(member.user.id, 1);
+
+  await redis.stop();
+  try {
+    // Both are committed on A; their events are published into the void.
+    assert.equal((await a.api('DELETE', `/api/rooms/${room.id}/members/${member.user.id}`, { as: owner })).status, 204);
+    assert.equal((await a.api('POST', '/api/auth/signout', { as: other })).status, 204);
+    await pong(following);
+    await pong(signedOut);
+  } finally {
+    await redis.start();
+  }
+  assert.deepEqual(await closedPromptly(signedOut), { code: 1008, reason: 'signed out' });
+  const removed = expectFrame(await following.next((f) => f.type === 'room_removed'), 'room_removed');
+  assert.equal(removed.room, room.id);
+  const refused = expectFrame(await following.request({ type: 'send', room: room.id, clientMsgId: 'after-outage', body: 'x' }), 'error');
+  assert.equal(refused.code, 'not_found');
+});
