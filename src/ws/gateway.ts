@@ -221,9 +221,9 @@ export class Gateway {
    * reach the new socket, so once the session listens the credential is checked again (a read, no write). One more
    * credential look-up per connection; if the store cannot answer, the socket stays (its next request is checked
    * anyway). Where Redis is slow to confirm the subscription (past REDIS_SUBSCRIBE_WAIT_MS) the check may run
-   * before it is live: a narrower window, not none.
+   * before it is live: a narrower window, not none. The same check runs again after a channel-layer outage
+   * (recheckAll). Answers whether the credential still stands (false: the connection was closed with 1008).
    */
-  /** Whether the connection's credential still stands (false: the connection is closed with 1008). */
   private async recheck(credential: Credential | null, who: Principal, conn: Connection): Promise<boolean> {
     try {
       await this.opts.hub.userEventsLive(who.userId!);
