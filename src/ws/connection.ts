@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import * as wsModule from 'ws';
 import { WebSocket } from 'ws';
 import { ConfabError } from '../errors.js';
 import { GatewayCounters } from './counters.js';
@@ -57,6 +58,32 @@ function corkForThisTurn(ws: WebSocket): void {
 
 /** A Buffer handed to `send` is still a text frame: it holds a frame serialized once for many recipients. */
 const TEXT_FRAME = { binary: false } as const;
+
+/** ws's own framing (RFC 6455 section 5.2), which its type declarations leave out. */
+const { Sender } = wsModule as unknown as {
+  Sender: {
+    frame(data: Buffer, o: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[];
+  };
+};
+const TEXT_OPCODE = 1;
+
+/**
+ * A text frame framed once for every recipient: the payload's WebSocket header and bytes in one Buffer, written
+ * to each socket with one write. `ws.send` would frame it again per socket (an options object, a header Buffer
+ * and two writes each); server frames are never masked, so the framed bytes are the same for everyone.
+ */
+export class PreparedFrame {
+  private framed: Buffer | undefined;
+
+  constructor(readonly payload: Buffer) {}
+
+  /** Header and payload, as they go on the wire. */
+  get wire(): Buffer {
+    return (this.framed ??= Buffer.concat(
+      Sender.frame(this.payload, { fin: true, opcode: TEXT_OPCODE, mask: false, readOnly: false, rsv1: false }),
+    ));
+  }
+}
 
 /** What a connection does about floods: its frame rate (null: unlimited) and how long a flooder is held. */
 export interface FloodPolicy {
@@ -122,12 +149,12 @@ export class Connection {
   }
 
   /**
-   * Queues a serialized text frame (a string, or its UTF-8 bytes shared with other recipients). A client that
-   * reads too slowly is closed with 1013 once its unsent output (including frames corked for this turn) passes
-   * the bound, instead of letting one slow reader hold memory; it resumes by `seq` later. Returns false when
-   * the frame was not queued.
+   * Queues a serialized text frame (a string, its UTF-8 bytes, or a frame prepared once for many recipients).
+   * A client that reads too slowly is closed with 1013 once its unsent output (including frames corked for this
+   * turn) passes the bound, instead of letting one slow reader hold memory; it resumes by `seq` later. Returns
+   * false when the frame was not queued.
    */
-  write(frame: string | Buffer): boolean {
+  write(frame: string | Buffer | PreparedFrame): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     if (this.ws.bufferedAmount > this.maxBufferedBytes) {
       this.counters.slowConsumerCloses++;
@@ -135,9 +162,22 @@ export class Connection {
       return false;
     }
     corkForThisTurn(this.ws);
-    this.ws.send(frame, TEXT_FRAME);
+    if (!(frame instanceof PreparedFrame)) this.ws.send(frame, TEXT_FRAME);
+    else this.writeFramed(frame);
     this.counters.framesOut++;
     return true;
+  }
+
+  /**
+   * The prepared bytes go straight to the socket, which is what ws itself does with a frame, as long as ws's
+   * sender has nothing of its own in progress. It only ever has with an extension (permessage-deflate, which
+   * the gateway turns off, queues while it compresses): with one negotiated, ws frames the payload itself.
+   * `bufferedAmount` counts these bytes too (they sit in the socket's writable buffer).
+   */
+  private writeFramed(frame: PreparedFrame): void {
+    const socket = socketOf(this.ws);
+    if (socket && this.ws.extensions === '') socket.write(frame.wire);
+    else this.ws.send(frame.payload, TEXT_FRAME);
   }
 
   /**

@@ -11,6 +11,7 @@ import type { UserEvent } from '../chat/user-events.js';
 import type { CursorRecord, MessageRecord, RoomRecord } from '../store/store.js';
 import { legacyFrame, serverFrame } from './protocol.js';
 import type { GatewayCounters } from './counters.js';
+import { PreparedFrame } from './connection.js';
 import { RoomOrder } from './room-order.js';
 
 /**
@@ -27,26 +28,25 @@ export const RECEIPT_COALESCE_MS = 250;
 export const PRESENCE_COALESCE_MS = 250;
 
 /**
- * The frames of one delivery, each serialized and encoded to UTF-8 at most once and shared by every recipient:
- * handing each socket the same Buffer spares a string-to-bytes conversion per recipient (within the noise of
- * `npm run bench -- --scenario 1 --fixed --rate 20000`, but it is work per recipient that needs no doing).
+ * The frames of one delivery, each serialized, encoded to UTF-8 and framed at most once and shared by every
+ * recipient: each socket gets the same bytes, so a delivery costs each recipient one socket write.
  */
 export class DeliveryFrames {
-  private serialized: Buffer | undefined;
-  private serializedLegacy: Buffer | null | undefined;
+  private serialized: PreparedFrame | undefined;
+  private serializedLegacy: PreparedFrame | null | undefined;
 
   constructor(readonly message: MessageRecord) {}
 
   /** The `/ws` protocol's `message` frame. */
-  get bytes(): Buffer {
-    return (this.serialized ??= Buffer.from(serverFrame.row(this.message)));
+  get frame(): PreparedFrame {
+    return (this.serialized ??= new PreparedFrame(Buffer.from(serverFrame.row(this.message))));
   }
 
   /** The original endpoint's `{"message": ...}` frame; null for a change, which that protocol cannot show. */
-  get legacyBytes(): Buffer | null {
+  get legacyFrame(): PreparedFrame | null {
     if (this.serializedLegacy === undefined) {
       const text = legacyFrame.message(this.message);
-      this.serializedLegacy = text === null ? null : Buffer.from(text);
+      this.serializedLegacy = text === null ? null : new PreparedFrame(Buffer.from(text));
     }
     return this.serializedLegacy;
   }

@@ -6,6 +6,7 @@
  */
 import type { ChatService } from '../chat/chat-service.js';
 import type { MessageRecord } from '../store/store.js';
+import type { PreparedFrame } from './connection.js';
 import type { DeliveryFrames, RoomSubscriber } from './hub.js';
 import { legacyFrame, serverFrame } from './protocol.js';
 
@@ -17,8 +18,8 @@ export const REPLAY_PAGE_SIZE = 200;
 
 /** What the feed needs from its connection. */
 export interface FeedOutput {
-  /** Writes a serialized text frame (a Buffer: its UTF-8 bytes); returns false when the connection can take no more. */
-  write(frame: string | Buffer): boolean;
+  /** Writes a serialized text frame (or one prepared for many sockets); returns false when the connection can take no more. */
+  write(frame: string | PreparedFrame): boolean;
   /** Null when replay may write on; otherwise settles once the client has read enough (or the connection ended). */
   whenWritable?(): Promise<void> | null;
   /** The store failed while catching up: the connection should end so the client resumes later. */
@@ -81,8 +82,8 @@ export class RoomFeed implements RoomSubscriber {
     if (m.seq <= this.cursor) return; // already delivered (replay overlapped the live path)
     if (m.seq === this.cursor + 1) {
       this.cursor = m.seq;
-      const bytes = this.format === 'protocol' ? frames.bytes : frames.legacyBytes;
-      if (bytes !== null) this.out.write(bytes);
+      const frame = this.format === 'protocol' ? frames.frame : frames.legacyFrame;
+      if (frame !== null) this.out.write(frame);
       return;
     }
     this.pending.push(m);

@@ -28,7 +28,7 @@ async function setup() {
   const failures: unknown[] = [];
   const feed = new RoomFeed(room.id, chat, {
     write: (text) => {
-      seen.push((JSON.parse(String(text)) as { seq: number }).seq);
+      seen.push((JSON.parse(String(typeof text === 'string' ? text : text.payload)) as { seq: number }).seq);
       return true;
     },
     fail: (err) => failures.push(err),

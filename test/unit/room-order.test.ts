@@ -142,7 +142,7 @@ test('the hub reorders once for all its feeds: 100 feeds, a reordered pair and a
       const got: number[] = [];
       seen.push(got);
       const feed = new RoomFeed(room.id, chat, {
-        write: (text) => got.push((JSON.parse(String(text)) as { seq: number }).seq) > 0,
+        write: (text) => got.push((JSON.parse(String(typeof text === 'string' ? text : text.payload)) as { seq: number }).seq) > 0,
         fail: (err) => assert.fail(String(err)),
       });
       feed.hold();
