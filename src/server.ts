@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { AttachmentService } from './attachments/attachment-service.js';
 import { DiskStorage } from './attachments/disk-storage.js';
+import { AccessRechecks } from './chat/access-rechecks.js';
 import { AccountService } from './chat/accounts.js';
 import { ChatService } from './chat/chat-service.js';
 import { MessageChanges } from './chat/message-changes.js';
@@ -42,6 +43,8 @@ export interface RunningConfab {
   attachments: AttachmentService;
   /** The chat domain, for tests (what its access cache holds). */
   chat: ChatService;
+  /** Whether this instance owes the others a recheck, for tests. */
+  rechecks: AccessRechecks;
   /** Graceful stop: no new connections, in-flight stores finish and are acked, sockets close with 1001. */
   close(): Promise<void>;
 }
@@ -58,7 +61,9 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   await store.migrate();
   const layer = openLayer(config, log);
   const rateLimits = new RateLimits(config.messageRateLimit, config.messageRateWindowMs);
-  const chat = new ChatService(store, layer, { maxMessageChars: config.maxMessageChars }, rateLimits, log);
+  // One per instance: revocations and removals whose announcement failed make it ask every instance to check.
+  const rechecks = new AccessRechecks(layer, log);
+  const chat = new ChatService(store, layer, { maxMessageChars: config.maxMessageChars }, rateLimits, log, rechecks);
   const attachments = new AttachmentService(
     store,
     chat,
@@ -72,7 +77,7 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   );
   // A deleted message's files are removed from storage once the delete is committed.
   const changes = new MessageChanges(store, chat, { maxMessageChars: config.maxMessageChars }, log, attachments);
-  const accounts = new AccountService(store, layer, rateLimits, config.sessionTtlMs, log);
+  const accounts = new AccountService(store, layer, rateLimits, config.sessionTtlMs, log, rechecks);
   const receipts = new ReceiptService(store, layer, log);
   const presence = new PresenceService(store, openPresence(config, log), layer, log);
   const counters = new GatewayCounters();
@@ -110,9 +115,12 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
     observeSendSeconds: (s) => metrics.sendSeconds.observe(s),
   });
   // Revocations and removals from rooms published during the outage never arrived either: check them again.
-  layer.onRecovered(() => {
-    gateway.recheckAll().catch((err: unknown) => log.warn({ err }, 'could not check connections again after the outage'));
-  });
+  // The same when another instance (or this one) could not publish one while the layer was up for the rest.
+  const recheckAll = (why: string) => () => {
+    gateway.recheckAll().catch((err: unknown) => log.warn({ err }, `could not check connections again ${why}`));
+  };
+  layer.onRecovered(recheckAll('after the outage'));
+  const stopRechecks = await rechecks.watch(recheckAll('when asked to'));
   metrics.watch({
     counters,
     connections: () => gateway.connectionCount,
@@ -142,6 +150,8 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
       await gateway.close(config.shutdownTimeoutMs);
       await chat.drain();
       await hub.close();
+      rechecks.close();
+      await stopRechecks();
       await presence.close();
       await app.close();
       await layer.close();
@@ -149,5 +159,5 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
       log.info('Confab stopped');
     })());
 
-  return { url: `http://${host}:${port}`, port, log, gateway, httpServer: app.server, accounts, attachments, chat, close };
+  return { url: `http://${host}:${port}`, port, log, gateway, httpServer: app.server, accounts, attachments, chat, rechecks, close };
 }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { ConfabError } from '../errors.js';
 import type { ChannelLayer } from '../layer/layer.js';
 import { StoreConflictError, type ApiTokenRecord, type Store, type UserRecord } from '../store/store.js';
+import { AccessRechecks } from './access-rechecks.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
 import { userPrincipal, type Principal } from './principal.js';
 import type { RateLimits } from './rate-limits.js';
@@ -76,6 +77,8 @@ export class AccountService {
     private readonly limits: RateLimits,
     private readonly sessionTtlMs: number,
     private readonly log?: Logger,
+    /** Asks every instance to check again when a revocation could not be announced. */
+    private readonly rechecks: AccessRechecks = new AccessRechecks(layer, log),
   ) {}
 
   /** Creates an account (policy checked) and signs it in. */
@@ -267,12 +270,13 @@ export class AccountService {
 
   /**
    * Tells every instance. The change is already committed, so a channel-layer failure does not fail the
-   * operation: the store refuses a revoked session at its next request or handshake anyway; only the closing
-   * of already open sockets waits for the layer.
+   * operation: the store refuses a revoked session at its next request or handshake anyway, and the open
+   * sockets are found by the recheck every instance is then asked for (access-rechecks.ts).
    */
   private async emit(userId: number, event: UserEvent): Promise<void> {
     await this.layer.publish(userGroup(userId), JSON.stringify(event)).catch((err: unknown) => {
-      this.log?.warn({ err, userId, event: event.t }, 'could not announce a user event; open sockets may linger');
+      this.log?.warn({ err, userId, event: event.t }, 'could not announce a revocation; every instance will be asked to check again');
+      this.rechecks.missed();
     });
   }
 }

@@ -18,6 +18,7 @@ import {
   type Store,
   type UnreadRecord,
 } from '../store/store.js';
+import { AccessRechecks } from './access-rechecks.js';
 import { parseMentions } from './mentions.js';
 import { type Principal, type UserView, userView } from './principal.js';
 import type { RateLimits } from './rate-limits.js';
@@ -102,8 +103,10 @@ export class ChatService {
     private readonly limits: ChatLimits,
     private readonly rateLimits: RateLimits,
     private readonly log: Logger,
+    /** Asks every instance to check again when a removal from a room could not be announced. */
+    private readonly rechecks: AccessRechecks = new AccessRechecks(layer, log),
   ) {
-    this.access = new RoomAccess(store, layer, log);
+    this.access = new RoomAccess(store, layer, log, rechecks);
   }
 
   /** The rooms in the user's sidebar: every room they are a member of, direct conversations included. */
@@ -461,17 +464,19 @@ export class ChatService {
     return () => this.layer.unsubscribe(group, handler);
   }
 
+  /** A lost `room_removed` would leave the removed member's feeds on other instances open: they are asked to check. */
   private emit(userId: number, event: UserEvent): void {
-    this.publish(userGroup(userId), JSON.stringify(event));
+    this.publish(userGroup(userId), JSON.stringify(event), event.t === 'room_removed' ? () => this.rechecks.missed() : undefined);
   }
 
   /**
    * The store is the truth and the layer only the fast path: a failed publish is logged, never turned into a
    * failed operation, because the change is committed and receivers heal from the store.
    */
-  private publish(group: string, payload: string): void {
+  private publish(group: string, payload: string, onFailure?: () => void): void {
     this.layer.publish(group, payload).catch((err: unknown) => {
       this.log.warn({ err, group }, 'channel layer publish failed; receivers will heal from the store');
+      onFailure?.();
     });
   }
 }

@@ -15,14 +15,17 @@
  * dropped. A membership that is added needs no event: "not a member" is never cached.
  *
  * The window this leaves: normally a send reaching another instance within the layer's delivery time of the
- * removal (about a millisecond with Redis) is accepted. If the removal's publish fails, or a subscription dies
- * before the layer notices (REDIS_DEAF_AFTER_MS), other instances trust the entry until it expires: at most
- * MEMBERSHIP_CACHE_MS after it was read.
+ * removal (about a millisecond with Redis) is accepted. If the removal's publish fails on this instance alone,
+ * it asks every instance for a recheck (access-rechecks.ts), on which they drop the whole cache, as they do when
+ * they hear one for any other reason. Until that gets through, or if a subscription dies before the layer
+ * notices (REDIS_DEAF_AFTER_MS), other instances trust the entry until it expires: at most MEMBERSHIP_CACHE_MS
+ * after it was read.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ChannelLayer } from '../layer/layer.js';
 import type { RoomRecord, Store } from '../store/store.js';
+import { AccessRechecks } from './access-rechecks.js';
 
 /** The parts of a room that never change once it exists. */
 export type RoomFacts = Pick<RoomRecord, 'id' | 'name' | 'kind' | 'createdAt'>;
@@ -57,6 +60,8 @@ export class RoomAccess {
     private readonly store: Store,
     private readonly layer: ChannelLayer,
     private readonly log: Logger,
+    /** Heard: some instance lost an event taking access away, a removal maybe; told: this one lost a removal. */
+    private readonly rechecks: AccessRechecks = new AccessRechecks(layer, log),
     /** A monotonic clock: a wall clock stepped back would stretch the entries' lives. */
     private readonly now: () => number = () => performance.now(),
   ) {
@@ -102,7 +107,7 @@ export class RoomAccess {
   removed(roomId: number, userId: number): void {
     this.heard++;
     this.members.delete(memberKey(roomId, userId));
-    this.send({ roomId, userId }, 'could not announce a membership removal; other instances drop it when it expires');
+    this.send({ roomId, userId }, 'could not announce a membership removal; every instance will be asked to check again');
   }
 
   /** Whether the membership is cached now (tests). */
@@ -120,7 +125,10 @@ export class RoomAccess {
   }
 
   private startListening(): void {
-    this.listen ??= this.layer.subscribe(MEMBERSHIP_GROUP, (payload) => this.hear(payload)).then(
+    this.listen ??= Promise.all([
+      this.layer.subscribe(MEMBERSHIP_GROUP, (payload) => this.hear(payload)),
+      this.rechecks.watch(() => this.reset()),
+    ]).then(
       () => this.send({ probe: this.probe }, 'could not probe the membership subscription'),
       (err: unknown) => {
         this.listen = null;
@@ -150,7 +158,10 @@ export class RoomAccess {
   }
 
   private send(event: MembershipEvent, failure: string): void {
-    this.layer.publish(MEMBERSHIP_GROUP, JSON.stringify(event)).catch((err: unknown) => this.log.warn({ err }, failure));
+    this.layer.publish(MEMBERSHIP_GROUP, JSON.stringify(event)).catch((err: unknown) => {
+      this.log.warn({ err }, failure);
+      if ('roomId' in event) this.rechecks.missed();
+    });
   }
 }
 

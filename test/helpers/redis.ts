@@ -54,12 +54,15 @@ export class PrivateRedis {
 
 /**
  * A TCP proxy from a local port to a target. `blackhole()` keeps connections open but forwards nothing (a
- * half-dead network path); `heal()` drops those connections and forwards new ones again.
+ * half-dead network path); `cut()` drops them and refuses new ones (a path that is gone); `heal()` drops those
+ * connections and forwards new ones again.
  */
 export class CuttableProxy {
   private readonly sockets = new Set<net.Socket>();
   private readonly server: net.Server;
   private silent = false;
+  /** Cut: connections are dropped and new ones refused, as if the path to Redis were gone. */
+  private down = false;
   port = 0;
 
   private constructor(private readonly targetPort: number) {
@@ -74,6 +77,10 @@ export class CuttableProxy {
   }
 
   private relay(client: net.Socket): void {
+    if (this.down) {
+      client.destroy();
+      return;
+    }
     const upstream = net.connect(this.targetPort, '127.0.0.1');
     for (const s of [client, upstream]) {
       this.sockets.add(s);
@@ -99,9 +106,16 @@ export class CuttableProxy {
     this.silent = true;
   }
 
+  /** Drops every connection and refuses new ones until `heal()`: the other side sees its connections close. */
+  cut(): void {
+    this.down = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
   /** Drops every connection and forwards again. */
   heal(): void {
     this.silent = false;
+    this.down = false;
     for (const s of this.sockets) s.destroy();
   }
 

@@ -3,14 +3,16 @@
  * Redis. A revocation made over HTTP on instance A (sign-out, sign out everywhere, password change, an API token
  * revoked) travels over the channel layer (the user's group `user.<id>`) and closes the sockets it concerns on
  * instance B with 1008; the user's other sessions and other users stay connected. A member removed from a
- * private room on A can no longer post there on B, although B had the membership cached (RoomAccess).
+ * private room on A can no longer post there on B, although B had the membership cached (RoomAccess). Events
+ * lost while Redis was away, or lost on one instance alone, still reach B: through the recheck after the outage,
+ * or through the recheck the instance that could not publish asks for (access-rechecks.ts).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisLayer } from '../../src/layer/redis-layer.js';
 import { freshDatabase } from '../helpers/postgres.js';
-import { PrivateRedis } from '../helpers/redis.js';
+import { CuttableProxy, PrivateRedis } from '../helpers/redis.js';
 import { expectFrame, sessionCookieOf, TestServer, TEST_PASSWORD, WAIT_MS, within, type ChatClient, type CloseInfo } from '../helpers/server.js';
 
 /** How long the last test holds up subscriptions to a user's events. */
@@ -45,10 +47,10 @@ after(async () => {
  * the user's first socket there opens, just after `hello`; a revocation published before that would not reach
  * it (the handshake would refuse the session anyway), so the test starts revoking only once it is live.
  */
-async function listening(userId: number, instances: number): Promise<void> {
+async function listening(userId: number, instances: number, on: Redis = probe): Promise<void> {
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
-    const [, count] = (await probe.pubsub('NUMSUB', `confab:user.${userId}`)) as [string, number];
+    const [, count] = (await on.pubsub('NUMSUB', `confab:user.${userId}`)) as [string, number];
     if (Number(count) >= instances) return;
     if (Date.now() > deadline) assert.fail(`only ${count} of ${instances} instances listen to user ${userId}'s events`);
     await new Promise((r) => setTimeout(r, 20));
@@ -59,6 +61,30 @@ async function listening(userId: number, instances: number): Promise<void> {
 const closedPromptly = (client: ChatClient): Promise<CloseInfo> => within(client.closed, `${client.label} still open after the revocation`);
 
 const pong = async (client: ChatClient) => expectFrame(await client.request({ type: 'ping' }), 'pong');
+
+/**
+ * Sends as the member until the instance caches the membership: its first membership read starts its listening
+ * for removals (trusted once its own probe comes back over Redis); sends read the store until then, and the
+ * first send after is cached.
+ */
+async function sendUntilCached(server: TestServer, client: ChatClient, roomId: number, userId: number): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  for (let n = 0; !server.confab.chat.access.holds(roomId, userId); n++) {
+    assert.ok(Date.now() < deadline, 'the instance never cached the membership');
+    expectFrame(await client.request({ type: 'send', room: roomId, clientMsgId: `before-${n}`, body: `hi ${n}` }), 'ack');
+  }
+}
+
+/** Waits (WAIT_MS at most) until the instance's /readyz answers `status` (503: its channel layer is away). */
+async function readyz(server: TestServer, status: number): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const got = (await server.api('GET', '/readyz')).status;
+    if (got === status) return;
+    if (Date.now() > deadline) assert.fail(`/readyz answered ${got}, not ${status}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 test('#21 sign-out on instance A closes that session\'s socket on instance B with 1008; the user\'s other session stays', async () => {
   const first = await a.signUp('leaver');
@@ -147,13 +173,7 @@ test('a member removed from a private room on instance A cannot post there on in
   assert.equal(invited.status, 204, JSON.stringify(invited.json));
   const onB = await b.connect(member);
   const cachedOnB = () => b.confab.chat.access.holds(room.id, member.user.id);
-  // B's first membership read starts its listening for removals (trusted once its own probe comes back over
-  // Redis); sends read the store until then, and the first send after is cached.
-  const listensBy = Date.now() + WAIT_MS;
-  for (let n = 0; !cachedOnB(); n++) {
-    assert.ok(Date.now() < listensBy, 'instance B never cached the membership');
-    expectFrame(await onB.request({ type: 'send', room: room.id, clientMsgId: `before-${n}`, body: `hi ${n}` }), 'ack');
-  }
+  await sendUntilCached(b, onB, room.id, member.user.id);
 
   assert.equal((await a.api('DELETE', `/api/rooms/${room.id}/members/${member.user.id}`, { as: owner })).status, 204);
   // The removal reaches B over Redis and drops B's entry (not its expiry: that would take MEMBERSHIP_CACHE_MS).
@@ -193,4 +213,52 @@ test('#18 #21 a sign-out and a removal from a room made on A while Redis is down
   assert.equal(removed.room, room.id);
   const refused = expectFrame(await following.request({ type: 'send', room: room.id, clientMsgId: 'after-outage', body: 'x' }), 'error');
   assert.equal(refused.code, 'not_found');
+});
+
+test('#21 a sign-out and a removal whose announcement fails on A alone (its path to Redis cut, B\'s fine) still reach B', async () => {
+  // A pair of its own on a Redis of its own (the outage of the test before must not make B check by itself):
+  // A's connections to Redis go through a proxy that can be cut, B's go straight.
+  const ownRedis = await PrivateRedis.create();
+  const proxy = await CuttableProxy.create(ownRedis.port);
+  const look = new Redis(ownRedis.url);
+  const servers: TestServer[] = [];
+  try {
+    const a2 = await TestServer.start({ DATABASE_URL: db.url, REDIS_URL: proxy.url });
+    servers.push(a2);
+    const b2 = await TestServer.start({ DATABASE_URL: db.url, REDIS_URL: ownRedis.url });
+    servers.push(b2);
+    const owner = await a2.signUp('cut-owner');
+    const member = await a2.signUp('cut-member');
+    const other = await a2.signIn('cut-member');
+    const room = await a2.createRoom('cut-private', { private: true, as: owner });
+    assert.equal((await a2.api('POST', `/api/rooms/${room.id}/members`, { as: owner, body: { username: member.user.username } })).status, 204);
+    const following = await b2.connect(member);
+    await following.subscribe(room.id);
+    await sendUntilCached(b2, following, room.id, member.user.id);
+    const signedOut = await b2.connect(other);
+    await listening(member.user.id, 1, look);
+
+    proxy.cut();
+    await readyz(a2, 503);
+    // Committed on a2; their events cannot leave it. b2 sees no outage, so only a2 can tell it to check.
+    assert.equal((await a2.api('DELETE', `/api/rooms/${room.id}/members/${member.user.id}`, { as: owner })).status, 204);
+    assert.equal((await a2.api('POST', '/api/auth/signout', { as: other })).status, 204);
+    await pong(following);
+    await pong(signedOut);
+    assert.ok(a2.confab.rechecks.pending, 'a2 owes the instances a recheck');
+    proxy.heal();
+
+    assert.deepEqual(await closedPromptly(signedOut), { code: 1008, reason: 'signed out' });
+    const removed = expectFrame(await following.next((f) => f.type === 'room_removed'), 'room_removed');
+    assert.equal(removed.room, room.id);
+    assert.ok(!b2.confab.chat.access.holds(room.id, member.user.id), 'b2 dropped its cached memberships on the recheck');
+    const refused = expectFrame(await following.request({ type: 'send', room: room.id, clientMsgId: 'after-cut', body: 'x' }), 'error');
+    assert.equal(refused.code, 'not_found');
+    assert.equal(a2.confab.rechecks.pending, false);
+  } finally {
+    for (const server of servers) await server.close();
+    look.disconnect();
+    await proxy.close();
+    await ownRedis.stop();
+  }
 });

@@ -151,13 +151,14 @@ test('while the layer is away memberships are read every time; when it returns t
 test('a cached membership is read again after MEMBERSHIP_CACHE_MS, and a read that overlapped a removal is not cached', async (t) => {
   const { store, reads, instance, user } = await setUp(t);
   let now = 1_000_000;
-  const access = new RoomAccess(store, new MemoryLayer(), silent, () => now);
+  const access = new RoomAccess(store, new MemoryLayer(), silent, undefined, () => now);
   const owner = await user('owner');
   const room = await instance().createRoom(owner, 'team', 'private');
   const base = reads.isMember;
   const readsSince = () => reads.isMember - base;
 
   await access.isMember(room.id, owner.userId!); // starts listening: not trusted yet
+  await new Promise((r) => setImmediate(r)); // its own probe heard
   await access.isMember(room.id, owner.userId!);
   await access.isMember(room.id, owner.userId!);
   assert.equal(readsSince(), 2, 'read until listening, then cached');
