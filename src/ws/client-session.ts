@@ -62,8 +62,6 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
     deps.hub.addRoomListener(this);
     deps.hub.addUserSink(this);
     if (principal.userId !== null) deps.presence.connected(principal.userId, conn.id);
-    conn.ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
-    conn.ws.on('close', () => this.onClose());
     // Queued first, so the sidebar's state arrives before any answer to the client's own frames.
     this.queue = this.queue.then(() =>
       this.greet().catch((err: unknown) => this.deps.log.warn({ err, conn: conn.id }, 'could not send unread and presence')),
@@ -119,7 +117,8 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
     }
   }
 
-  private onFrame(data: Buffer, isBinary: boolean): void {
+  /** A frame from the client (the gateway routes the socket's frames here). */
+  onFrame(data: Buffer, isBinary: boolean): void {
     const wait = this.conn.admitFrame();
     if (wait === null) return; // cut for flooding: dropped unanswered
     if (wait > 0) {
@@ -317,7 +316,8 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
     this.deps.hub.leave(roomId, feed);
   }
 
-  private onClose(): void {
+  /** The connection closed (told by the gateway). */
+  onClose(): void {
     this.closed = true;
     if (this.principal.userId !== null) this.deps.presence.disconnected(this.principal.userId, this.conn.id);
     this.deps.hub.removeRoomListener(this);

@@ -46,20 +46,21 @@ export class ConnectionLimits {
 
   /**
    * Once upgraded: counts the connection in, checking again (other handshakes may have completed since
-   * `check`). Returns the function that counts it out on close, or the refusal (the caller closes with 1008).
+   * `check`). Returns the refusal (the caller closes with 1008), or null once counted; `release` with the same
+   * address and user counts it out on close (exactly once per admitted connection).
    */
-  admit(address: string, userId: number | null): (() => void) | Refusal {
+  admit(address: string, userId: number | null): Refusal | null {
     const refusal = this.check(address, userId);
     if (refusal) return refusal;
     this.byAddress.set(address, (this.byAddress.get(address) ?? 0) + 1);
     if (userId !== null) this.byUser.set(userId, (this.byUser.get(userId) ?? 0) + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      decrement(this.byAddress, address);
-      if (userId !== null) decrement(this.byUser, userId);
-    };
+    return null;
+  }
+
+  /** Counts out a connection `admit` counted in. */
+  release(address: string, userId: number | null): void {
+    decrement(this.byAddress, address);
+    if (userId !== null) decrement(this.byUser, userId);
   }
 }
 

@@ -6,7 +6,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ChatService } from '../chat/chat-service.js';
 import { checkRoomName } from '../chat/rules.js';
 import type { AccountService } from '../chat/accounts.js';
@@ -62,9 +62,27 @@ export interface GatewayOptions {
 }
 
 interface Session {
+  /** A frame from the client. */
+  onFrame(data: Buffer, isBinary: boolean): void;
+  /** The connection closed. */
+  onClose(): void;
   idle(): Promise<unknown>;
   /** After a channel-layer outage: checks again whether the connection may still read each room it follows. */
   recheckRooms?(): Promise<void>;
+}
+
+/**
+ * What the gateway keeps of an open connection, in one object: the socket's listeners are functions shared by
+ * every connection that find this by the socket, since a closure per listener and connection (message,
+ * close, pong, error, the count's release, the recheck) cost about 0.8 KiB per idle connection.
+ */
+interface Tracked {
+  conn: Connection;
+  session: Session;
+  who: Principal;
+  address: string;
+  /** What the handshake was signed in with, to check it again (null for a guest). */
+  credential: Credential | null;
 }
 
 /** Connections checked at once after a channel-layer outage (each one credential read, one per room it follows). */
@@ -78,6 +96,13 @@ function refuse(socket: Duplex, status: number, reason: string): void {
   socket.destroy();
 }
 
+/** A listener for every socket: `ws` calls it with `this` set to the socket, which it hands on first. */
+function perSocket<A extends unknown[]>(listener: (ws: WebSocket, ...args: A) => void): (this: WebSocket, ...args: A) => void {
+  return function (this: WebSocket, ...args: A) {
+    listener(this, ...args);
+  };
+}
+
 /** A labelled name for an anonymous guest of the original endpoint. */
 function guestName(): string {
   return `guest-${randomBytes(2).toString('hex')}`;
@@ -85,9 +110,7 @@ function guestName(): string {
 
 export class Gateway {
   private readonly wss: WebSocketServer;
-  private readonly sessions = new Map<WebSocket, Session>();
-  /** Each signed-in connection's check of its credential (and then its rooms), run again after an outage. */
-  private readonly rechecks = new Map<WebSocket, () => Promise<void>>();
+  private readonly tracked = new Map<WebSocket, Tracked>();
   private readonly alive = new WeakSet<WebSocket>();
   private readonly heartbeat: NodeJS.Timeout;
   private accepting = true;
@@ -105,7 +128,8 @@ export class Gateway {
     this.counters = opts.counters;
     this.limits = new ConnectionLimits(opts);
     // maxPayload makes ws refuse an oversized frame (1009) from its header, before buffering it.
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
+    // No clientTracking: the gateway tracks its connections itself (ws's own Set would add a close listener each).
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     // A peer that misses two pings in a row is gone (half-open TCP): terminate it.
     this.heartbeat = setInterval(() => this.beat(), opts.heartbeatIntervalMs);
@@ -116,7 +140,7 @@ export class Gateway {
 
   /** Open connections (tests, metrics). */
   get connectionCount(): number {
-    return this.sessions.size;
+    return this.tracked.size;
   }
 
   /**
@@ -177,32 +201,51 @@ export class Gateway {
 
   /**
    * An upgraded connection: counted, tracked, logged, given its session. A method apart from `upgrade` so that
-   * the listeners made here, which live as long as the connection, keep none of the handshake's request.
+   * what is kept for the connection's life holds none of the handshake's request.
    */
   private open(ws: WebSocket, who: Principal, address: string, roomName: string | null, credential: Credential | null): void {
     // Counted only once upgraded: a handshake ws refuses (a bad key) never reaches here and never counted.
-    const admitted = this.limits.admit(address, who.userId);
-    if (typeof admitted === 'string') {
+    if (this.limits.admit(address, who.userId)) {
       ws.close(CLOSE.policyViolation, 'too many connections');
       return;
     }
-    const conn = this.track(ws);
-    // Connection and close events, with the id that every later log line of this connection carries;
-    // never the credential. One close listener for both the count and the log (memory per connection).
+    const rate = this.opts.framesPerSecond;
+    const frameRate = new FrameRate(rate, rate * FRAME_BURST_SECONDS);
+    const conn = new Connection(ws, this.opts.maxBufferedBytes, this.counters, { frameRate, floodHoldMs: this.opts.floodHoldMs });
+    // Connection and close events, with the id that every later log line of this connection carries; never the
+    // credential.
     const log = this.opts.log;
     if (log.isLevelEnabled('info')) log.info({ conn: conn.id, user: who.userId, address, path: roomName === null ? '/ws' : 'legacy' }, 'connection opened');
-    ws.once('close', (code) => {
-      admitted();
-      if (log.isLevelEnabled('info')) log.info({ conn: conn.id, user: who.userId, code }, 'connection closed');
-    });
+    this.alive.add(ws);
+    ws.on('message', this.onMessage);
+    ws.on('close', this.onClose);
+    ws.on('pong', this.onPong);
+    ws.on('error', this.onError);
     const session: Session =
       roomName === null ? new ClientSession(conn, who, this.opts) : new LegacySession(conn, who, roomName, this.opts);
-    this.sessions.set(ws, session);
-    if (who.userId === null) return;
-    void this.recheck(credential, who, conn);
-    this.rechecks.set(ws, async () => {
-      if (await this.recheck(credential, who, conn)) await session.recheckRooms?.();
-    });
+    const entry: Tracked = { conn, session, who, address, credential };
+    this.tracked.set(ws, entry);
+    if (who.userId !== null) void this.recheck(entry);
+  }
+
+  /* The listeners of every socket (see Tracked), made once. */
+  private readonly onMessage = perSocket((ws, data: RawData, isBinary: boolean) => {
+    this.tracked.get(ws)?.session.onFrame(data as Buffer, isBinary);
+  });
+  private readonly onClose = perSocket((ws, code: number) => this.closed(ws, code));
+  private readonly onPong = perSocket((ws) => this.alive.add(ws));
+  private readonly onError = perSocket((ws, err: Error) => {
+    this.opts.log.debug({ err, conn: this.tracked.get(ws)?.conn.id }, 'websocket error');
+  });
+
+  private closed(ws: WebSocket, code: number): void {
+    const entry = this.tracked.get(ws);
+    if (!entry) return;
+    this.tracked.delete(ws);
+    this.limits.release(entry.address, entry.who.userId);
+    const log = this.opts.log;
+    if (log.isLevelEnabled('info')) log.info({ conn: entry.conn.id, user: entry.who.userId, code }, 'connection closed');
+    entry.session.onClose();
   }
 
   /**
@@ -211,8 +254,11 @@ export class Gateway {
    * time, so that 20,000 connections do not hit the store at once).
    */
   async recheckAll(): Promise<void> {
-    const all = [...this.rechecks.values()];
-    for (let i = 0; i < all.length; i += RECHECK_BATCH) await Promise.allSettled(all.slice(i, i + RECHECK_BATCH).map((check) => check()));
+    const all = [...this.tracked.values()].filter((entry) => entry.who.userId !== null);
+    const check = async (entry: Tracked) => {
+      if (await this.recheck(entry)) await entry.session.recheckRooms?.();
+    };
+    for (let i = 0; i < all.length; i += RECHECK_BATCH) await Promise.allSettled(all.slice(i, i + RECHECK_BATCH).map(check));
   }
 
   /**
@@ -224,7 +270,7 @@ export class Gateway {
    * before it is live: a narrower window, not none. The same check runs again after a channel-layer outage
    * (recheckAll). Answers whether the credential still stands (false: the connection was closed with 1008).
    */
-  private async recheck(credential: Credential | null, who: Principal, conn: Connection): Promise<boolean> {
+  private async recheck({ conn, who, credential }: Tracked): Promise<boolean> {
     try {
       await this.opts.hub.userEventsLive(who.userId!);
       const now = await this.authenticate(credential, false);
@@ -260,22 +306,8 @@ export class Gateway {
     return (await this.opts.accounts.authenticateSession(credential.secret, touch))?.principal ?? null;
   }
 
-  private track(ws: WebSocket): Connection {
-    const rate = this.opts.framesPerSecond;
-    const frameRate = new FrameRate(rate, rate * FRAME_BURST_SECONDS);
-    const conn = new Connection(ws, this.opts.maxBufferedBytes, this.counters, { frameRate, floodHoldMs: this.opts.floodHoldMs });
-    this.alive.add(ws);
-    ws.on('pong', () => this.alive.add(ws));
-    ws.on('error', (err) => this.opts.log.debug({ err, conn: conn.id }, 'websocket error'));
-    ws.on('close', () => {
-      this.sessions.delete(ws);
-      this.rechecks.delete(ws);
-    });
-    return conn;
-  }
-
   private beat(): void {
-    for (const ws of this.sessions.keys()) {
+    for (const ws of this.tracked.keys()) {
       if (!this.alive.has(ws)) {
         this.counters.heartbeatTimeouts++;
         ws.terminate();
@@ -295,8 +327,8 @@ export class Gateway {
     clearInterval(this.heartbeat);
     clearInterval(this.refusalLogWindow);
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
-    await Promise.race([Promise.allSettled([...this.sessions.values()].map((s) => s.idle())), deadline]);
-    const closed = [...this.sessions.keys()].map(
+    await Promise.race([Promise.allSettled([...this.tracked.values()].map((t) => t.session.idle())), deadline]);
+    const closed = [...this.tracked.keys()].map(
       (ws) =>
         new Promise<void>((resolve) => {
           ws.once('close', () => resolve());
@@ -304,7 +336,7 @@ export class Gateway {
         }),
     );
     await Promise.race([Promise.allSettled(closed), deadline]);
-    for (const ws of this.sessions.keys()) ws.terminate();
+    for (const ws of this.tracked.keys()) ws.terminate();
     this.wss.close();
   }
 }

@@ -32,12 +32,6 @@ export class LegacySession implements UserEventSink {
     roomName: string,
     private readonly deps: { chat: ChatService; hub: Hub; log: Logger },
   ) {
-    conn.ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
-    conn.ws.on('close', () => {
-      this.closed = true;
-      deps.hub.removeUserSink(this);
-      this.leaveRoom();
-    });
     deps.hub.addUserSink(this);
     this.queue = deps.chat.ensureRoom(principal, roomName).then(async (room) => {
       if (this.closed) return;
@@ -88,6 +82,13 @@ export class LegacySession implements UserEventSink {
     }
   }
 
+  /** The connection closed (told by the gateway). */
+  onClose(): void {
+    this.closed = true;
+    this.deps.hub.removeUserSink(this);
+    this.leaveRoom();
+  }
+
   private leaveRoom(): void {
     if (!this.feed) return;
     this.feed.stop();
@@ -100,7 +101,8 @@ export class LegacySession implements UserEventSink {
     return this.queue.catch(() => {});
   }
 
-  private onFrame(data: Buffer, isBinary: boolean): void {
+  /** A frame from the client (the gateway routes the socket's frames here). */
+  onFrame(data: Buffer, isBinary: boolean): void {
     const wait = this.conn.admitFrame();
     if (wait === null) return; // cut for flooding: dropped unanswered
     if (wait > 0) {
