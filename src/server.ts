@@ -150,10 +150,11 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
       await gateway.close(config.shutdownTimeoutMs);
       await chat.drain();
       await hub.close();
-      rechecks.close();
-      await stopRechecks();
       await presence.close();
       await app.close();
+      // After the last request: a revocation made by one of them still gets its recheck asked for.
+      await rechecks.close();
+      await stopRechecks();
       await layer.close();
       await store.close();
       log.info('Confab stopped');

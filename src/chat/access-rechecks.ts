@@ -21,8 +21,11 @@ export const RECHECK_GROUP = 'access.recheck';
 /** Pause between attempts to publish an owed recheck while the layer refuses it. */
 export const RECHECK_RETRY_MS = 1_000;
 
+/** Asks every instance for a recheck when this one lost an event taking access away (see above). */
 export class AccessRechecks {
   private owed = false;
+  /** A publish of the recheck is on its way (the debt is settled only once it got through). */
+  private publishing = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -39,7 +42,7 @@ export class AccessRechecks {
 
   /** Whether a recheck is owed and not yet published (tests). */
   get pending(): boolean {
-    return this.owed;
+    return this.owed || this.publishing;
   }
 
   /** Calls `listener` each time some instance asks for a recheck; resolves, once listening, to the stop function. */
@@ -49,9 +52,16 @@ export class AccessRechecks {
     return () => this.layer.unsubscribe(RECHECK_GROUP, handler);
   }
 
-  close(): void {
+  /** Stops retrying; a recheck still owed gets one last attempt, and a warning if that fails too. */
+  async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.owed) return;
+    this.owed = false;
+    await this.layer.publish(RECHECK_GROUP, '{}').catch((err: unknown) => {
+      this.log?.warn({ err }, 'stopping with a recheck owed to the other instances: an event taking access away may not reach them');
+    });
   }
 
   private schedule(delayMs: number): void {
@@ -65,6 +75,7 @@ export class AccessRechecks {
     if (!this.owed) return;
     // Cleared before the attempt: an event missed while it is in flight owes another one after it.
     this.owed = false;
+    this.publishing = true;
     try {
       await this.layer.publish(RECHECK_GROUP, '{}');
       this.log?.info('asked every instance to check its connections again (an event taking access away was lost)');
@@ -72,6 +83,8 @@ export class AccessRechecks {
       this.owed = true;
       this.log?.warn({ err }, `could not ask the instances to check their connections; retrying in ${RECHECK_RETRY_MS} ms`);
       this.schedule(RECHECK_RETRY_MS);
+    } finally {
+      this.publishing = false;
     }
   }
 }

@@ -16,6 +16,11 @@ export const REDIS_HEARTBEAT_INTERVAL_MS = 1000;
 export const REDIS_DEAF_AFTER_MS = 3500;
 /** How long `subscribe` and `unsubscribe` wait for Redis to confirm before going on (the change completes later). */
 export const REDIS_SUBSCRIBE_WAIT_MS = 1000;
+/**
+ * A publish Redis has not answered within this long fails: on a half-open path it would otherwise hang until
+ * TCP gives up, and the caller could not tell that its event (a revocation, say) never left.
+ */
+export const REDIS_PUBLISH_TIMEOUT_MS = 1000;
 /** Longest pause between reconnection attempts. */
 export const REDIS_MAX_RETRY_DELAY_MS = 2000;
 /** Every channel Confab uses starts with this, so a shared Redis can hold other things. */
@@ -41,7 +46,13 @@ export class RedisLayer implements ChannelLayer {
   ) {
     // Publishing must fail fast while Redis is away (the message is stored; receivers heal later) instead of
     // queueing unboundedly; the subscriber queues its SUBSCRIBE commands until it is back.
-    this.pub = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy, lazyConnect: false });
+    this.pub = new Redis(url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: REDIS_PUBLISH_TIMEOUT_MS,
+      retryStrategy,
+      lazyConnect: false,
+    });
     this.sub = new Redis(url, { autoResubscribe: true, maxRetriesPerRequest: null, retryStrategy });
     for (const [name, conn] of [['publisher', this.pub], ['subscriber', this.sub]] as const) {
       conn.on('error', (err: Error) => log.debug({ err, conn: name }, 'redis error'));

@@ -293,9 +293,10 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
   }
 
   /**
-   * After a channel-layer outage a removal from a room may never have arrived: each followed room is checked
-   * again, and one the user may no longer read is dropped and announced as `room_removed`, as the event would
-   * have done. A room the store cannot answer for stays (its next request is checked anyway).
+   * After a channel-layer outage, or when an instance asks for a recheck, a removal from a room may not have
+   * arrived: each followed room is checked again, and one the user may no longer read is dropped and announced
+   * as `room_removed`, as the event would have done. A room the store cannot answer for stays (its next request
+   * is checked anyway).
    */
   async recheckRooms(): Promise<void> {
     for (const roomId of [...this.feeds.keys()]) {

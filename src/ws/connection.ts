@@ -56,7 +56,7 @@ function corkForThisTurn(ws: WebSocket): void {
   }
 }
 
-/** A Buffer handed to `send` is still a text frame: it holds a frame serialized once for many recipients. */
+/** A Buffer handed to `send` is still a text frame (the payload of a PreparedFrame ws frames itself). */
 const TEXT_FRAME = { binary: false } as const;
 
 /** ws's own framing (RFC 6455 section 5.2), which its type declarations leave out. */
@@ -66,6 +66,8 @@ const { Sender } = wsModule as unknown as {
   };
 };
 const TEXT_OPCODE = 1;
+// Not in ws's declared API: fail at start-up, not at the first delivery, if an upgrade of ws drops it.
+if (typeof Sender?.frame !== 'function') throw new Error('ws.Sender.frame is missing: PreparedFrame needs it (check the ws version)');
 
 /**
  * A text frame framed once for every recipient: the payload's WebSocket header and bytes in one Buffer, written

@@ -67,8 +67,8 @@ interface Session {
   /** The connection closed. */
   onClose(): void;
   idle(): Promise<unknown>;
-  /** After a channel-layer outage: checks again whether the connection may still read each room it follows. */
-  recheckRooms?(): Promise<void>;
+  /** After a channel-layer outage or a recheck asked for: whether the connection may still read each room it follows. */
+  recheckRooms(): Promise<void>;
 }
 
 /**
@@ -85,7 +85,7 @@ interface Tracked {
   credential: Credential | null;
 }
 
-/** Connections checked at once after a channel-layer outage (each one credential read, one per room it follows). */
+/** Connections checked at once in a recheck (each one credential read, one per room it follows). */
 export const RECHECK_BATCH = 100;
 
 /** Answers a refused upgrade with a plain HTTP response and drops the socket. */
@@ -112,6 +112,9 @@ export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly tracked = new Map<WebSocket, Tracked>();
   private readonly alive = new WeakSet<WebSocket>();
+  /** The recheck pass running (recheckAll), and whether another was asked for meanwhile. */
+  private rechecking: Promise<void> | null = null;
+  private recheckAgain = false;
   private readonly heartbeat: NodeJS.Timeout;
   private accepting = true;
   /** Running totals (tests and /metrics). */
@@ -204,6 +207,8 @@ export class Gateway {
    * what is kept for the connection's life holds none of the handshake's request.
    */
   private open(ws: WebSocket, who: Principal, address: string, roomName: string | null, credential: Credential | null): void {
+    // Before anything else: ws emits 'error' on a bad frame, and an 'error' without a listener would crash.
+    ws.on('error', this.onError);
     // Counted only once upgraded: a handshake ws refuses (a bad key) never reaches here and never counted.
     if (this.limits.admit(address, who.userId)) {
       ws.close(CLOSE.policyViolation, 'too many connections');
@@ -216,13 +221,19 @@ export class Gateway {
     // credential.
     const log = this.opts.log;
     if (log.isLevelEnabled('info')) log.info({ conn: conn.id, user: who.userId, address, path: roomName === null ? '/ws' : 'legacy' }, 'connection opened');
+    let session: Session;
+    try {
+      session = roomName === null ? new ClientSession(conn, who, this.opts) : new LegacySession(conn, who, roomName, this.opts);
+    } catch (err) {
+      this.limits.release(address, who.userId);
+      log.error({ err, conn: conn.id }, 'could not start the connection\'s session');
+      ws.terminate();
+      return;
+    }
     this.alive.add(ws);
     ws.on('message', this.onMessage);
     ws.on('close', this.onClose);
     ws.on('pong', this.onPong);
-    ws.on('error', this.onError);
-    const session: Session =
-      roomName === null ? new ClientSession(conn, who, this.opts) : new LegacySession(conn, who, roomName, this.opts);
     const entry: Tracked = { conn, session, who, address, credential };
     this.tracked.set(ws, entry);
     if (who.userId !== null) void this.recheck(entry);
@@ -249,16 +260,30 @@ export class Gateway {
   }
 
   /**
-   * After a channel-layer outage: whatever was published meanwhile never arrived, revocations and removals from
-   * rooms included, so every signed-in connection checks its credential and its rooms again (RECHECK_BATCH at a
-   * time, so that 20,000 connections do not hit the store at once).
+   * After a channel-layer outage, or when some instance asks for it (access-rechecks.ts): revocations and
+   * removals from rooms may not have arrived, so every signed-in connection checks its credential and its rooms
+   * again (RECHECK_BATCH at a time, so that 20,000 connections do not hit the store at once). Asked again while
+   * one runs, it runs once more after it (one pass then covers every request made meanwhile), never two at once.
    */
-  async recheckAll(): Promise<void> {
-    const all = [...this.tracked.values()].filter((entry) => entry.who.userId !== null);
-    const check = async (entry: Tracked) => {
-      if (await this.recheck(entry)) await entry.session.recheckRooms?.();
+  recheckAll(): Promise<void> {
+    if (this.rechecking) {
+      this.recheckAgain = true;
+      return this.rechecking;
+    }
+    const pass = async () => {
+      do {
+        this.recheckAgain = false;
+        const all = [...this.tracked.values()].filter((entry) => entry.who.userId !== null);
+        const check = async (entry: Tracked) => {
+          if (await this.recheck(entry)) await entry.session.recheckRooms();
+        };
+        for (let i = 0; i < all.length; i += RECHECK_BATCH) await Promise.allSettled(all.slice(i, i + RECHECK_BATCH).map(check));
+      } while (this.recheckAgain);
     };
-    for (let i = 0; i < all.length; i += RECHECK_BATCH) await Promise.allSettled(all.slice(i, i + RECHECK_BATCH).map(check));
+    this.rechecking = pass().finally(() => {
+      this.rechecking = null;
+    });
+    return this.rechecking;
   }
 
   /**
@@ -267,8 +292,9 @@ export class Gateway {
    * reach the new socket, so once the session listens the credential is checked again (a read, no write). One more
    * credential look-up per connection; if the store cannot answer, the socket stays (its next request is checked
    * anyway). Where Redis is slow to confirm the subscription (past REDIS_SUBSCRIBE_WAIT_MS) the check may run
-   * before it is live: a narrower window, not none. The same check runs again after a channel-layer outage
-   * (recheckAll). Answers whether the credential still stands (false: the connection was closed with 1008).
+   * before it is live: a narrower window, not none. The same check runs again in every recheck (recheckAll:
+   * after a channel-layer outage, or when an instance asks for one). Answers whether the credential still
+   * stands (false: the connection was closed with 1008).
    */
   private async recheck({ conn, who, credential }: Tracked): Promise<boolean> {
     try {

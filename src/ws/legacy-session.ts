@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { ChatService } from '../chat/chat-service.js';
-import { toConfabError } from '../errors.js';
+import { ConfabError, toConfabError } from '../errors.js';
 import type { RoomRecord } from '../store/store.js';
 import { CLOSE, frameRateError, type Connection } from './connection.js';
 import type { Hub, UserEventSink } from './hub.js';
@@ -79,6 +79,18 @@ export class LegacySession implements UserEventSink {
       this.leaveRoom();
       this.room = undefined;
       this.conn.close(CLOSE.policyViolation, 'removed from room');
+    }
+  }
+
+  /** In a recheck (an outage, a lost event): a room the user may no longer read closes the connection, as a removal does. */
+  async recheckRooms(): Promise<void> {
+    const room = this.room;
+    if (!room || this.closed) return;
+    try {
+      await this.deps.chat.readableRoom(this.principal, room.id);
+    } catch (err) {
+      if (this.closed || !(err instanceof ConfabError) || err.code !== 'not_found') return;
+      this.onUserEvent({ t: 'room_removed', roomId: room.id });
     }
   }
 

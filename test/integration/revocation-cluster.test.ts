@@ -235,6 +235,10 @@ test('#21 a sign-out and a removal whose announcement fails on A alone (its path
     const following = await b2.connect(member);
     await following.subscribe(room.id);
     await sendUntilCached(b2, following, room.id, member.user.id);
+    // The original endpoint's client in the same private room: removed, it is closed (that protocol has no other signal).
+    const legacy = await b2.connectLegacy('cut-private', member);
+    legacy.send({ message: 'in the room' });
+    await legacy.next((f) => 'message' in f && f.message === 'in the room');
     const signedOut = await b2.connect(other);
     await listening(member.user.id, 1, look);
 
@@ -252,9 +256,41 @@ test('#21 a sign-out and a removal whose announcement fails on A alone (its path
     const removed = expectFrame(await following.next((f) => f.type === 'room_removed'), 'room_removed');
     assert.equal(removed.room, room.id);
     assert.ok(!b2.confab.chat.access.holds(room.id, member.user.id), 'b2 dropped its cached memberships on the recheck');
+    assert.deepEqual(await within(legacy.closed, 'the legacy client still open'), { code: 1008, reason: 'removed from room' });
     const refused = expectFrame(await following.request({ type: 'send', room: room.id, clientMsgId: 'after-cut', body: 'x' }), 'error');
     assert.equal(refused.code, 'not_found');
     assert.equal(a2.confab.rechecks.pending, false);
+  } finally {
+    for (const server of servers) await server.close();
+    look.disconnect();
+    await proxy.close();
+    await ownRedis.stop();
+  }
+});
+
+test('#21 a sign-out whose publish hangs on A (its path to Redis silent, not closed) still reaches B', async () => {
+  // The half-open path: nothing answers and nothing closes, so only REDIS_PUBLISH_TIMEOUT_MS ends the publish.
+  const ownRedis = await PrivateRedis.create();
+  const proxy = await CuttableProxy.create(ownRedis.port);
+  const look = new Redis(ownRedis.url);
+  const servers: TestServer[] = [];
+  try {
+    const a2 = await TestServer.start({ DATABASE_URL: db.url, REDIS_URL: proxy.url });
+    servers.push(a2);
+    const b2 = await TestServer.start({ DATABASE_URL: db.url, REDIS_URL: ownRedis.url });
+    servers.push(b2);
+    await a2.signUp('silent-user');
+    const session = await a2.signIn('silent-user');
+    const onB = await b2.connect(session);
+    await listening(session.user.id, 1, look);
+
+    proxy.blackhole();
+    // The sign-out is committed; its announcement's publish times out instead of hanging the request.
+    assert.equal((await a2.api('POST', '/api/auth/signout', { as: session })).status, 204);
+    assert.ok(a2.confab.rechecks.pending, 'a2 owes the instances a recheck');
+    await pong(onB);
+    proxy.heal();
+    assert.deepEqual(await closedPromptly(onB), { code: 1008, reason: 'signed out' });
   } finally {
     for (const server of servers) await server.close();
     look.disconnect();

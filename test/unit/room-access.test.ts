@@ -9,6 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { ChatService } from '../../src/chat/chat-service.js';
 import type { Principal } from '../../src/chat/principal.js';
+import { RECHECK_GROUP } from '../../src/chat/access-rechecks.js';
 import { RateLimits } from '../../src/chat/rate-limits.js';
 import { MAX_CACHED_ROOMS, MEMBERSHIP_CACHE_MS, MEMBERSHIP_GROUP, RoomAccess } from '../../src/chat/room-access.js';
 import { ConfabError } from '../../src/errors.js';
@@ -225,4 +226,18 @@ test('an unreadable payload on the membership group drops every cached membershi
   assert.ok(chat.access.holds(room.id, owner.userId!), 'cached again after');
   await layer.publish(MEMBERSHIP_GROUP, 'not json');
   assert.ok(!chat.access.holds(room.id, owner.userId!));
+});
+
+test('a recheck asked for by any instance empties the membership cache', async (t) => {
+  const layer = new MemoryLayer();
+  const { instance, user, send } = await setUp(t, layer);
+  const chat = instance();
+  const owner = await user('owner');
+  const room = await chat.createRoom(owner, 'team', 'private');
+  await send(chat, owner, room.id); // starts listening
+  await new Promise((r) => setImmediate(r));
+  await send(chat, owner, room.id);
+  assert.ok(chat.access.holds(room.id, owner.userId!), 'cached');
+  await layer.publish(RECHECK_GROUP, '{}');
+  assert.ok(!chat.access.holds(room.id, owner.userId!), 'dropped on the recheck');
 });
