@@ -24,6 +24,11 @@ const instanceUsersKey = (instanceId: string) => `${PREFIX}instance:${instanceId
 const KEY_TTL_FACTOR = 2;
 /** Longest pause between reconnection attempts (as the channel layer). */
 const MAX_RETRY_DELAY_MS = 2000;
+/**
+ * A presence command Redis has not answered in this long fails (presence is best effort and heals on the next
+ * refresh): on a half-open path it would otherwise hang, with it a user's presence chain and a graceful stop.
+ */
+export const REDIS_PRESENCE_TIMEOUT_MS = 1000;
 
 export class RedisPresence implements PresenceBackend {
   private readonly redis: Redis;
@@ -44,6 +49,7 @@ export class RedisPresence implements PresenceBackend {
     this.redis = new Redis(url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
+      commandTimeout: REDIS_PRESENCE_TIMEOUT_MS,
       retryStrategy: (times) => Math.min(times * 100, MAX_RETRY_DELAY_MS),
     });
     this.redis.on('error', (err: Error) => log.debug({ err }, 'redis presence error'));

@@ -112,6 +112,8 @@ export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly tracked = new Map<WebSocket, Tracked>();
   private readonly alive = new WeakSet<WebSocket>();
+  /** The checks after subscribing still running (see recheck). */
+  private readonly firstChecks = new Set<Promise<boolean>>();
   /** The recheck pass running (recheckAll), and whether another was asked for meanwhile. */
   private rechecking: Promise<void> | null = null;
   private recheckAgain = false;
@@ -236,7 +238,15 @@ export class Gateway {
     ws.on('pong', this.onPong);
     const entry: Tracked = { conn, session, who, address, credential };
     this.tracked.set(ws, entry);
-    if (who.userId !== null) void this.recheck(entry);
+    if (who.userId !== null) {
+      const check = this.recheck(entry).finally(() => this.firstChecks.delete(check));
+      this.firstChecks.add(check);
+    }
+  }
+
+  /** Resolves once every connection opened so far has had its check after subscribing (tests). */
+  async checked(): Promise<void> {
+    await Promise.allSettled([...this.firstChecks]);
   }
 
   /* The listeners of every socket (see Tracked), made once. */

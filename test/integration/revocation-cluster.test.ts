@@ -197,6 +197,7 @@ test('#18 #21 a sign-out and a removal from a room made on A while Redis is down
   await following.subscribe(room.id);
   const signedOut = await b.connect(other);
   await listening(member.user.id, 1);
+  await b.confab.gateway.checked();
 
   await redis.stop();
   try {
@@ -241,6 +242,7 @@ test('#21 a sign-out and a removal whose announcement fails on A alone (its path
     await legacy.next((f) => 'message' in f && f.message === 'in the room');
     const signedOut = await b2.connect(other);
     await listening(member.user.id, 1, look);
+    await b2.confab.gateway.checked();
 
     proxy.cut();
     await readyz(a2, 503);
@@ -283,6 +285,7 @@ test('#21 a sign-out whose publish hangs on A (its path to Redis silent, not clo
     const session = await a2.signIn('silent-user');
     const onB = await b2.connect(session);
     await listening(session.user.id, 1, look);
+    await b2.confab.gateway.checked(); // its check after subscribing read the session before the sign-out
 
     proxy.blackhole();
     // The sign-out is committed; its announcement's publish times out instead of hanging the request.
@@ -292,6 +295,7 @@ test('#21 a sign-out whose publish hangs on A (its path to Redis silent, not clo
     proxy.heal();
     assert.deepEqual(await closedPromptly(onB), { code: 1008, reason: 'signed out' });
   } finally {
+    proxy.heal();
     for (const server of servers) await server.close();
     look.disconnect();
     await proxy.close();

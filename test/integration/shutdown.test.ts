@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { Instance } from '../helpers/cluster.js';
-import { PrivateRedis } from '../helpers/redis.js';
+import { CuttableProxy, PrivateRedis } from '../helpers/redis.js';
 import { signUpAt, within } from '../helpers/server.js';
 
 const dir = await mkdtemp(path.join(tmpdir(), 'confab-stop-'));
@@ -113,6 +113,30 @@ test('#18 SIGTERM while Redis is down: sockets close with 1001 and the process e
     assert.equal(await closed, 1001);
   } finally {
     await instance.kill();
+    await redis.stop();
+  }
+});
+
+test('#18 SIGTERM while the path to Redis is silent (half-open): the stop does not hang on unanswered commands', async () => {
+  const redis = await PrivateRedis.create();
+  const proxy = await CuttableProxy.create(redis.port);
+  const instance = await Instance.create(0, { DATABASE_URL: `sqlite:${path.join(dir, 'redis-silent.db')}`, REDIS_URL: proxy.url });
+  try {
+    const cookie = await signUpAt(instance.url, 'silent-stopper');
+    // A connected user: presence written to Redis now, cleared on the stop (commands the silent path never answers).
+    const ws = new WebSocket(`${instance.url.replace('http', 'ws')}/ws`, { headers: { cookie, origin: instance.url } });
+    const closed = new Promise<number>((resolve) => ws.once('close', resolve));
+    await new Promise<void>((resolve) => ws.once('message', () => resolve())); // hello
+    proxy.blackhole();
+    // A sign-out now: its announcement's publish is never answered either.
+    const signedOut = await fetch(`${instance.url}/api/auth/signout`, { method: 'POST', headers: { origin: instance.url, cookie } });
+    assert.equal(signedOut.status, 204);
+    assert.equal(await within(instance.stop(), 'the exit after SIGTERM'), 0, 'exit code');
+    assert.ok([1001, 1008].includes(await closed), 'closed by the stop (or by the sign-out)');
+  } finally {
+    await instance.kill();
+    proxy.heal();
+    await proxy.close();
     await redis.stop();
   }
 });
