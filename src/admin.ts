@@ -7,17 +7,28 @@
  *   make-admin <username> | unmake-admin <username>
  *   list-users | list-rooms
  *
- * Without --password-stdin a strong random password is generated and printed once.
+ * Without --password-stdin a strong random password is generated and printed once. With REDIS_URL set, a
+ * password reset is announced to the running instances like one made over HTTP: they close the user's open
+ * WebSockets (without it, the server refuses the ended sessions at their next request or handshake only).
  */
 import 'dotenv/config';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { destination, pino } from 'pino';
+import { AccessRechecks } from './chat/access-rechecks.js';
 import { AccountService } from './chat/accounts.js';
 import { RateLimits } from './chat/rate-limits.js';
 import { ConfigError, loadConfig } from './config.js';
 import { ConfabError } from './errors.js';
-import { MemoryLayer } from './layer/memory-layer.js';
+import { openLayer } from './layer/open-layer.js';
 import { openStore } from './store/open-store.js';
+
+/**
+ * How long the tool waits, before exiting, for a revocation it could not announce at once (its Redis connection
+ * still being made) to get through as a recheck of every instance's connections.
+ */
+export const ADMIN_ANNOUNCE_WAIT_MS = 10_000;
 
 const USAGE = `usage: npm run admin -- <command>
   create-user <username> [--display-name NAME] [--admin] [--password-stdin]
@@ -53,8 +64,13 @@ async function run(argv: string[]): Promise<number> {
   const config = loadConfig(process.env);
   const store = await openStore(config);
   await store.migrate();
-  // Sessions are deleted in the database; a running instance refuses them at their next use.
-  const accounts = new AccountService(store, new MemoryLayer(), new RateLimits(1, 1000), config.sessionTtlMs);
+  // Logs go to stderr: stdout is the tool's answer.
+  const log = pino({ level: config.logLevel }, destination(2));
+  // Sessions are deleted in the database; a running instance refuses them at their next use, and with Redis it
+  // hears of it at once and closes their sockets (a publish that fails becomes a recheck of every instance).
+  const layer = openLayer(config, log);
+  const rechecks = new AccessRechecks(layer, log);
+  const accounts = new AccountService(store, layer, new RateLimits(1, 1000), config.sessionTtlMs, log, rechecks);
   const needName = () => {
     if (!name) throw new ConfabError('bad_username', `${command} needs a username`);
     return name;
@@ -99,6 +115,9 @@ async function run(argv: string[]): Promise<number> {
         return 2;
     }
   } finally {
+    for (const until = Date.now() + ADMIN_ANNOUNCE_WAIT_MS; rechecks.pending && Date.now() < until; ) await sleep(50);
+    await rechecks.close();
+    await layer.close();
     await store.close();
   }
 }

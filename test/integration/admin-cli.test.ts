@@ -1,12 +1,17 @@
-/** `npm run admin`: the account administration tool, run as a real process against a real SQLite file. */
+/**
+ * `npm run admin`: the account administration tool, run as a real process against a real SQLite file (and, for
+ * the announcement of a password reset, a private Redis shared with a running instance).
+ */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { verifyPassword } from '../../src/chat/passwords.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { PrivateRedis } from '../helpers/redis.js';
+import { expectFrame, TestServer, within } from '../helpers/server.js';
 
 const dir = await mkdtemp(path.join(tmpdir(), 'confab-admin-'));
 const db = path.join(dir, 'confab.db');
@@ -80,4 +85,33 @@ test('make-admin, unmake-admin, reset-password, list-users, list-rooms; unknown 
   const unknown = admin(['frobnicate']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.err, /unknown command/);
+});
+
+test('reset-password with REDIS_URL closes the user\'s open WebSockets on a running instance with 1008', async () => {
+  const redis = await PrivateRedis.create();
+  const file = path.join(dir, 'running.db');
+  const server = await TestServer.start({ DATABASE_URL: `sqlite:${file}`, REDIS_URL: redis.url });
+  try {
+    const account = await server.signUp('compromised');
+    const other = await server.connect(await server.signUp('bystander'));
+    const open = await server.connect(account);
+    // Run without blocking this process: the instance under test lives in it.
+    const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/admin.ts', 'reset-password', 'compromised'], {
+        env: { ...process.env, DATABASE_URL: `sqlite:${file}`, REDIS_URL: redis.url, LOG_LEVEL: 'silent' },
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('close', (code) => resolve({ code, out, err }));
+    });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /every session of theirs has ended/);
+    assert.deepEqual(await within(open.closed, 'the reset user\'s socket still open'), { code: 1008, reason: 'signed out' });
+    expectFrame(await other.request({ type: 'ping' }), 'pong');
+  } finally {
+    await server.close();
+    await redis.stop();
+  }
 });
