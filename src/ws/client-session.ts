@@ -14,7 +14,7 @@ import { ConfabError, toConfabError } from '../errors.js';
 import type { Hub, RoomListSubscriber, UserEventSink } from './hub.js';
 import { decodeClientFrame, FrameError, serverFrame, type ClientFrame, type ErrorContext } from './protocol.js';
 import { RoomFeed } from './room-feed.js';
-import { CLOSE, frameRateError, type Connection } from './connection.js';
+import { CLOSE, frameRateError, type Connection, type PreparedFrame } from './connection.js';
 
 /** Bad frames one connection may send before it is closed with 1008. */
 export const MAX_BAD_FRAMES = 20;
@@ -85,7 +85,7 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
     return this.queue;
   }
 
-  roomCreated(frame: string): void {
+  roomCreated(frame: PreparedFrame): void {
     this.conn.write(frame);
   }
 

@@ -27,6 +27,9 @@ export const RECEIPT_COALESCE_MS = 250;
  */
 export const PRESENCE_COALESCE_MS = 250;
 
+/** A frame many local connections get: encoded and framed once. */
+const prepared = (text: string) => new PreparedFrame(Buffer.from(text));
+
 /**
  * The frames of one delivery, each serialized, encoded to UTF-8 and framed at most once and shared by every
  * recipient: each socket gets the same bytes, so a delivery costs each recipient one socket write.
@@ -39,14 +42,14 @@ export class DeliveryFrames {
 
   /** The `/ws` protocol's `message` frame. */
   get frame(): PreparedFrame {
-    return (this.serialized ??= new PreparedFrame(Buffer.from(serverFrame.row(this.message))));
+    return (this.serialized ??= prepared(serverFrame.row(this.message)));
   }
 
   /** The original endpoint's `{"message": ...}` frame; null for a change, which that protocol cannot show. */
   get legacyFrame(): PreparedFrame | null {
     if (this.serializedLegacy === undefined) {
       const text = legacyFrame.message(this.message);
-      this.serializedLegacy = text === null ? null : new PreparedFrame(Buffer.from(text));
+      this.serializedLegacy = text === null ? null : prepared(text);
     }
     return this.serializedLegacy;
   }
@@ -57,15 +60,15 @@ export interface RoomSubscriber {
   deliver(frames: DeliveryFrames): void;
   /** The user behind the subscription (receipts and typing depend on who reads); null for guests. */
   readonly viewerId?: number | null;
-  /** Writes a live room event (`receipts`, `typing`) already serialized; legacy subscribers ignore these. */
-  deliverEvent?(text: string): void;
+  /** Writes a live room event (`receipts`, `typing`), framed once for all; legacy subscribers ignore these. */
+  deliverEvent?(frame: PreparedFrame): void;
   /** Re-reads from the store whatever live delivery may have missed (after a channel-layer outage). */
   resync(): void;
 }
 
 /** A local connection told about new rooms. */
 export interface RoomListSubscriber {
-  roomCreated(frame: string): void;
+  roomCreated(frame: PreparedFrame): void;
 }
 
 /** A local connection acting on events addressed to its user. */
@@ -116,7 +119,7 @@ export class Hub {
   /** Starts relaying room creations and presence changes. */
   async start(): Promise<void> {
     this.stopWatchingRooms = await this.chat.watchRooms((room: RoomRecord) => {
-      const frame = serverFrame.roomCreated(room);
+      const frame = prepared(serverFrame.roomCreated(room));
       for (const l of this.listeners) l.roomCreated(frame);
     });
     this.stopWatchingPresence = await this.presence.watch((change) => this.relayPresence(change));
@@ -306,24 +309,24 @@ export class Hub {
     const cursors = [...entry.cursors.values()];
     entry.cursors.clear();
     if (cursors.length === 0) return;
-    const shared = serverFrame.receipts(roomId, cursors, null);
-    const own = new Map<number, string>();
+    const shared = prepared(serverFrame.receipts(roomId, cursors, null));
+    const own = new Map<number, PreparedFrame>();
     const privateUsers = new Set(cursors.filter((c) => c.privateReceipts).map((c) => c.userId));
     for (const s of entry.subscribers) {
       if (!s.deliverEvent) continue;
       const viewer = s.viewerId ?? null;
-      let text = shared;
+      let frame = shared;
       if (viewer !== null && privateUsers.has(viewer)) {
-        text = own.get(viewer) ?? serverFrame.receipts(roomId, cursors, viewer);
-        own.set(viewer, text);
+        frame = own.get(viewer) ?? prepared(serverFrame.receipts(roomId, cursors, viewer));
+        own.set(viewer, frame);
       }
-      s.deliverEvent(text);
+      s.deliverEvent(frame);
     }
   }
 
   /** Typing goes to the room's subscribers except the typist's own connections; serialized once. */
   private relayTyping(entry: RoomEntry, notice: TypingNotice): void {
-    const frame = serverFrame.typing(notice.roomId, notice.user);
+    const frame = prepared(serverFrame.typing(notice.roomId, notice.user));
     for (const s of entry.subscribers) {
       if (s.deliverEvent && s.viewerId !== notice.user.id) s.deliverEvent(frame);
     }

@@ -45,8 +45,8 @@ export class RoomFeed implements RoomSubscriber {
   ) {}
 
   /** Live room events (`receipts`, `typing`): protocol connections only, the original endpoint has none. */
-  deliverEvent(text: string): void {
-    if (!this.stopped && this.format === 'protocol') this.out.write(text);
+  deliverEvent(frame: PreparedFrame): void {
+    if (!this.stopped && this.format === 'protocol') this.out.write(frame);
   }
 
   /**
