@@ -167,6 +167,19 @@ export class ChatService {
   }
 
   /**
+   * For a recheck of an open connection: false only when `p` may no longer read the room. When the store cannot
+   * answer, the room stays (true): the connection's next request is checked anyway.
+   */
+  async stillReadable(p: Principal, roomId: number): Promise<boolean> {
+    try {
+      await this.readableRoom(p, roomId);
+      return true;
+    } catch (err) {
+      return !(err instanceof ConfabError && err.code === 'not_found');
+    }
+  }
+
+  /**
    * The same check for the per-message paths (send, typing, reactions, edits, subscribe) from RoomAccess's
    * cache: the facts returned never change; the membership behind the answer may be up to MEMBERSHIP_CACHE_MS old
    * when a removal went unheard (see room-access.ts).

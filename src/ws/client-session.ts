@@ -300,10 +300,7 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
    */
   async recheckRooms(): Promise<void> {
     for (const roomId of [...this.feeds.keys()]) {
-      try {
-        await this.deps.chat.readableRoom(this.principal, roomId);
-      } catch (err) {
-        if (this.closed || !(err instanceof ConfabError) || err.code !== 'not_found') continue;
+      if (!(await this.deps.chat.stillReadable(this.principal, roomId)) && !this.closed) {
         this.onUserEvent({ t: 'room_removed', roomId });
       }
     }

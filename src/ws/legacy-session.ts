@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { ChatService } from '../chat/chat-service.js';
-import { ConfabError, toConfabError } from '../errors.js';
+import { toConfabError } from '../errors.js';
 import type { RoomRecord } from '../store/store.js';
 import { CLOSE, frameRateError, type Connection } from './connection.js';
 import type { Hub, UserEventSink } from './hub.js';
@@ -86,10 +86,7 @@ export class LegacySession implements UserEventSink {
   async recheckRooms(): Promise<void> {
     const room = this.room;
     if (!room || this.closed) return;
-    try {
-      await this.deps.chat.readableRoom(this.principal, room.id);
-    } catch (err) {
-      if (this.closed || !(err instanceof ConfabError) || err.code !== 'not_found') return;
+    if (!(await this.deps.chat.stillReadable(this.principal, room.id)) && !this.closed) {
       this.onUserEvent({ t: 'room_removed', roomId: room.id });
     }
   }
