@@ -13,7 +13,6 @@
  */
 import 'dotenv/config';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { destination, pino } from 'pino';
 import { AccessRechecks } from './chat/access-rechecks.js';
@@ -115,7 +114,7 @@ async function run(argv: string[]): Promise<number> {
         return 2;
     }
   } finally {
-    for (const until = Date.now() + ADMIN_ANNOUNCE_WAIT_MS; rechecks.pending && Date.now() < until; ) await sleep(50);
+    await rechecks.settled(ADMIN_ANNOUNCE_WAIT_MS);
     await rechecks.close();
     await layer.close();
     await store.close();

@@ -13,6 +13,7 @@
  * late or repeated recheck cannot undo a later change (as re-sending the old events could: a member removed,
  * then added again).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ChannelLayer, LayerHandler } from '../layer/layer.js';
 
@@ -20,6 +21,8 @@ import type { ChannelLayer, LayerHandler } from '../layer/layer.js';
 export const RECHECK_GROUP = 'access.recheck';
 /** Pause between attempts to publish an owed recheck while the layer refuses it. */
 export const RECHECK_RETRY_MS = 1_000;
+/** How often `settled` looks whether the debt is paid. */
+const SETTLED_POLL_MS = 50;
 
 /** Asks every instance for a recheck when this one lost an event taking access away (see above). */
 export class AccessRechecks {
@@ -40,9 +43,14 @@ export class AccessRechecks {
     this.schedule(0);
   }
 
-  /** Whether a recheck is owed and not yet published (tests). */
+  /** Whether a recheck is owed and not yet published. */
   get pending(): boolean {
     return this.owed || this.publishing;
+  }
+
+  /** Resolves once nothing is owed (published, or nothing lost), or after `withinMs` (a process about to exit). */
+  async settled(withinMs: number): Promise<void> {
+    for (const until = Date.now() + withinMs; this.pending && Date.now() < until; ) await sleep(SETTLED_POLL_MS);
   }
 
   /** Calls `listener` each time some instance asks for a recheck; resolves, once listening, to the stop function. */
