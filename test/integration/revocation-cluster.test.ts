@@ -216,9 +216,14 @@ test('#18 #21 a sign-out and a removal from a room made on A while Redis is down
   assert.equal(refused.code, 'not_found');
 });
 
-test('#21 a sign-out and a removal whose announcement fails on A alone (its path to Redis cut, B\'s fine) still reach B', async () => {
-  // A pair of its own on a Redis of its own (the outage of the test before must not make B check by itself):
-  // A's connections to Redis go through a proxy that can be cut, B's go straight.
+/**
+ * Two instances of their own on a Redis of their own (an outage of another test must not make B check by itself):
+ * A's connections to Redis go through a proxy the test can cut or silence, B's go straight; `look` watches
+ * Redis from outside. All are stopped after `body`, the proxy healed first (so that A's stop finds Redis).
+ */
+async function withProxiedPair(
+  body: (p: { a2: TestServer; b2: TestServer; proxy: CuttableProxy; look: Redis }) => Promise<void>,
+): Promise<void> {
   const ownRedis = await PrivateRedis.create();
   const proxy = await CuttableProxy.create(ownRedis.port);
   const look = new Redis(ownRedis.url);
@@ -228,6 +233,18 @@ test('#21 a sign-out and a removal whose announcement fails on A alone (its path
     servers.push(a2);
     const b2 = await TestServer.start({ DATABASE_URL: db.url, REDIS_URL: ownRedis.url });
     servers.push(b2);
+    await body({ a2, b2, proxy, look });
+  } finally {
+    proxy.heal();
+    for (const server of servers) await server.close();
+    look.disconnect();
+    await proxy.close();
+    await ownRedis.stop();
+  }
+}
+
+test('#21 a sign-out and a removal whose announcement fails on A alone (its path to Redis cut, B\'s fine) still reach B', async () => {
+  await withProxiedPair(async ({ a2, b2, proxy, look }) => {
     const owner = await a2.signUp('cut-owner');
     const member = await a2.signUp('cut-member');
     const other = await a2.signIn('cut-member');
@@ -262,25 +279,12 @@ test('#21 a sign-out and a removal whose announcement fails on A alone (its path
     const refused = expectFrame(await following.request({ type: 'send', room: room.id, clientMsgId: 'after-cut', body: 'x' }), 'error');
     assert.equal(refused.code, 'not_found');
     assert.equal(a2.confab.rechecks.pending, false);
-  } finally {
-    for (const server of servers) await server.close();
-    look.disconnect();
-    await proxy.close();
-    await ownRedis.stop();
-  }
+  });
 });
 
 test('#21 a sign-out whose publish hangs on A (its path to Redis silent, not closed) still reaches B', async () => {
   // The half-open path: nothing answers and nothing closes, so only REDIS_PUBLISH_TIMEOUT_MS ends the publish.
-  const ownRedis = await PrivateRedis.create();
-  const proxy = await CuttableProxy.create(ownRedis.port);
-  const look = new Redis(ownRedis.url);
-  const servers: TestServer[] = [];
-  try {
-    const a2 = await TestServer.start({ DATABASE_URL: db.url, REDIS_URL: proxy.url });
-    servers.push(a2);
-    const b2 = await TestServer.start({ DATABASE_URL: db.url, REDIS_URL: ownRedis.url });
-    servers.push(b2);
+  await withProxiedPair(async ({ a2, b2, proxy, look }) => {
     await a2.signUp('silent-user');
     const session = await a2.signIn('silent-user');
     const onB = await b2.connect(session);
@@ -294,11 +298,5 @@ test('#21 a sign-out whose publish hangs on A (its path to Redis silent, not clo
     await pong(onB);
     proxy.heal();
     assert.deepEqual(await closedPromptly(onB), { code: 1008, reason: 'signed out' });
-  } finally {
-    proxy.heal();
-    for (const server of servers) await server.close();
-    look.disconnect();
-    await proxy.close();
-    await ownRedis.stop();
-  }
+  });
 });
