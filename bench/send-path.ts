@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { pino } from 'pino';
+import { AccessRechecks } from '../src/chat/access-rechecks.js';
 import { ChatService } from '../src/chat/chat-service.js';
 import type { Principal } from '../src/chat/principal.js';
 import { RateLimits } from '../src/chat/rate-limits.js';
@@ -33,7 +34,9 @@ async function measure(kind: Kind, roomKind: 'public' | 'private', cached: boole
   const store: Store = db ? new PostgresStore(db.url) : new SqliteStore(path.join(dir, 'confab.db'));
   try {
     await store.migrate();
-    const chat = new ChatService(store, new MemoryLayer(), { maxMessageChars: 4000 }, new RateLimits(1e9, 1000), pino({ level: 'silent' }));
+    const layer = new MemoryLayer();
+    const log = pino({ level: 'silent' });
+    const chat = new ChatService(store, layer, { maxMessageChars: 4000 }, new RateLimits(1e9, 1000), log, new AccessRechecks(layer, log));
     if (!cached) {
       chat.access.room = (id) => store.getRoom(id);
       chat.access.isMember = (roomId, userId) => store.isMember(roomId, userId);

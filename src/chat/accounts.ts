@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { ConfabError } from '../errors.js';
 import type { ChannelLayer } from '../layer/layer.js';
 import { StoreConflictError, type ApiTokenRecord, type Store, type UserRecord } from '../store/store.js';
-import { AccessRechecks } from './access-rechecks.js';
+import type { AccessRechecks } from './access-rechecks.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
 import { userPrincipal, type Principal } from './principal.js';
 import type { RateLimits } from './rate-limits.js';
@@ -76,9 +76,12 @@ export class AccountService {
     private readonly layer: ChannelLayer,
     private readonly limits: RateLimits,
     private readonly sessionTtlMs: number,
-    private readonly log?: Logger,
-    /** Asks every instance to check again when a revocation could not be announced. */
-    private readonly rechecks: AccessRechecks = new AccessRechecks(layer, log),
+    private readonly log: Logger,
+    /**
+     * Asks every instance to check again when a revocation could not be announced: the instance's one, the one
+     * its gateway watches (required, so no caller can hand in one nobody listens to).
+     */
+    private readonly rechecks: AccessRechecks,
   ) {}
 
   /** Creates an account (policy checked) and signs it in. */
@@ -275,7 +278,7 @@ export class AccountService {
    */
   private async emit(userId: number, event: UserEvent): Promise<void> {
     await this.layer.publish(userGroup(userId), JSON.stringify(event)).catch((err: unknown) => {
-      this.log?.warn({ err, userId, event: event.t }, 'could not announce a revocation; every instance will be asked to check again');
+      this.log.warn({ err, userId, event: event.t }, 'could not announce a revocation; every instance will be asked to check again');
       this.rechecks.missed();
     });
   }

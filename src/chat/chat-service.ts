@@ -18,7 +18,7 @@ import {
   type Store,
   type UnreadRecord,
 } from '../store/store.js';
-import { AccessRechecks } from './access-rechecks.js';
+import type { AccessRechecks } from './access-rechecks.js';
 import { parseMentions } from './mentions.js';
 import { type Principal, type UserView, userView } from './principal.js';
 import type { RateLimits } from './rate-limits.js';
@@ -103,8 +103,11 @@ export class ChatService {
     private readonly limits: ChatLimits,
     private readonly rateLimits: RateLimits,
     private readonly log: Logger,
-    /** Asks every instance to check again when a removal from a room could not be announced. */
-    private readonly rechecks: AccessRechecks = new AccessRechecks(layer, log),
+    /**
+     * Asks every instance to check again when a removal from a room could not be announced: the instance's one,
+     * the one its gateway watches (required, so no caller can hand in one nobody listens to).
+     */
+    private readonly rechecks: AccessRechecks,
   ) {
     this.access = new RoomAccess(store, layer, log, rechecks);
   }

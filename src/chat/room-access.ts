@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ChannelLayer } from '../layer/layer.js';
 import type { RoomRecord, Store } from '../store/store.js';
-import { AccessRechecks } from './access-rechecks.js';
+import type { AccessRechecks } from './access-rechecks.js';
 
 /** The parts of a room that never change once it exists. */
 export type RoomFacts = Pick<RoomRecord, 'id' | 'name' | 'kind' | 'createdAt'>;
@@ -61,7 +61,7 @@ export class RoomAccess {
     private readonly layer: ChannelLayer,
     private readonly log: Logger,
     /** Heard: some instance lost an event taking access away, a removal maybe; told: this one lost a removal. */
-    private readonly rechecks: AccessRechecks = new AccessRechecks(layer, log),
+    private readonly rechecks: AccessRechecks,
     /** A monotonic clock: a wall clock stepped back would stretch the entries' lives. */
     private readonly now: () => number = () => performance.now(),
   ) {

@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { ChatService } from '../../src/chat/chat-service.js';
 import type { Principal } from '../../src/chat/principal.js';
-import { RECHECK_GROUP } from '../../src/chat/access-rechecks.js';
+import { AccessRechecks, RECHECK_GROUP } from '../../src/chat/access-rechecks.js';
 import { RateLimits } from '../../src/chat/rate-limits.js';
 import { MAX_CACHED_ROOMS, MEMBERSHIP_CACHE_MS, MEMBERSHIP_GROUP, RoomAccess } from '../../src/chat/room-access.js';
 import { ConfabError } from '../../src/errors.js';
@@ -56,7 +56,7 @@ async function setUp(t: TestContext, layer: ChannelLayer = new MemoryLayer()) {
     reads.isMember++;
     return isMember(roomId, userId);
   };
-  const instance = () => new ChatService(store, layer, { maxMessageChars: 4000 }, new RateLimits(1_000_000, 1000), silent);
+  const instance = () => new ChatService(store, layer, { maxMessageChars: 4000 }, new RateLimits(1_000_000, 1000), silent, new AccessRechecks(layer, silent));
   const user = async (name: string): Promise<Principal> => {
     const u = await store.createUser({ username: name, usernameKey: name, displayName: name, passwordHash: 'x', createdAt: Date.now() });
     return { userId: u.id, username: name, displayName: name, isAdmin: false, sessionId: null, tokenId: null };
@@ -152,7 +152,8 @@ test('while the layer is away memberships are read every time; when it returns t
 test('a cached membership is read again after MEMBERSHIP_CACHE_MS, and a read that overlapped a removal is not cached', async (t) => {
   const { store, reads, instance, user } = await setUp(t);
   let now = 1_000_000;
-  const access = new RoomAccess(store, new MemoryLayer(), silent, undefined, () => now);
+  const layer = new MemoryLayer();
+  const access = new RoomAccess(store, layer, silent, new AccessRechecks(layer, silent), () => now);
   const owner = await user('owner');
   const room = await instance().createRoom(owner, 'team', 'private');
   const base = reads.isMember;
@@ -186,7 +187,8 @@ test('a cached membership is read again after MEMBERSHIP_CACHE_MS, and a read th
 
 test('room facts are kept for at most MAX_CACHED_ROOMS rooms, the oldest dropped first', async (t) => {
   const { store, reads, instance, user } = await setUp(t);
-  const access = new RoomAccess(store, new MemoryLayer(), silent);
+  const layer = new MemoryLayer();
+  const access = new RoomAccess(store, layer, silent, new AccessRechecks(layer, silent));
   const owner = await user('owner');
   const chat = instance();
   const first = await chat.createRoom(owner, 'first', 'public');

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
+import { AccessRechecks } from '../../src/chat/access-rechecks.js';
 import { ChatService } from '../../src/chat/chat-service.js';
 import { guestPrincipal } from '../../src/chat/principal.js';
 import { RateLimits } from '../../src/chat/rate-limits.js';
@@ -16,13 +17,9 @@ import { RoomFeed, REPLAY_PAGE_SIZE } from '../../src/ws/room-feed.js';
 
 async function setup() {
   const store = new SqliteStore(':memory:');
-  const chat = new ChatService(
-    store,
-    new MemoryLayer(),
-    { maxMessageChars: 100 },
-    new RateLimits(1_000_000, 10_000),
-    pino({ level: 'silent' }),
-  );
+  const layer = new MemoryLayer();
+  const log = pino({ level: 'silent' });
+  const chat = new ChatService(store, layer, { maxMessageChars: 100 }, new RateLimits(1_000_000, 10_000), log, new AccessRechecks(layer, log));
   const room = await chat.createRoom(guestPrincipal('test'), 'feed');
   const seen: number[] = [];
   const failures: unknown[] = [];

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
+import { AccessRechecks } from '../../src/chat/access-rechecks.js';
 import { ChatService } from '../../src/chat/chat-service.js';
 import { guestPrincipal } from '../../src/chat/principal.js';
 import { PresenceService } from '../../src/chat/presence.js';
@@ -126,7 +127,7 @@ test('the hub reorders once for all its feeds: 100 feeds, a reordered pair and a
   const log = pino({ level: 'silent' });
   const store = new SqliteStore(':memory:');
   const layer = new MemoryLayer();
-  const chat = new ChatService(store, layer, { maxMessageChars: 100 }, new RateLimits(1_000_000, 10_000), log);
+  const chat = new ChatService(store, layer, { maxMessageChars: 100 }, new RateLimits(1_000_000, 10_000), log, new AccessRechecks(layer, log));
   const hub = new Hub(chat, new ReceiptService(store, layer, log), new PresenceService(store, new MemoryPresence(), layer, log), log);
   await hub.start();
   let reads = 0;
