@@ -121,6 +121,10 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   };
   layer.onRecovered(recheckAll('after the outage'));
   const stopRechecks = await rechecks.watch(recheckAll('when asked to'));
+  // The embedded default: the admin tool writes to the same file but cannot reach this process's memory layer,
+  // so its revocations never arrive as events. Its commit counts as a lost announcement: every connection is
+  // checked again (and cached memberships dropped), as when an instance could not publish one.
+  const stopWatchingWriters = store.watchOtherWriters?.(() => rechecks.missed());
   metrics.watch({
     counters,
     connections: () => gateway.connectionCount,
@@ -153,6 +157,7 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
       await presence.close();
       await app.close();
       // After the last request: a revocation made by one of them still gets its recheck asked for.
+      stopWatchingWriters?.();
       await rechecks.close();
       await stopRechecks();
       await layer.close();

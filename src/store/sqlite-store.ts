@@ -85,6 +85,11 @@ interface CursorRequest {
 
 /** How long a statement waits for a lock held by another connection before failing. */
 const BUSY_TIMEOUT_MS = 5000;
+/**
+ * How often a running server looks whether another process (the admin tool) committed to its file: the longest
+ * a password reset made with `npm run admin` leaves the user's open sockets open on the embedded default.
+ */
+export const OTHER_WRITERS_POLL_MS = 1_000;
 
 /** SQLite's message row: mentions come as a comma-separated group_concat, or null. */
 interface SqliteMessageRow extends MessageRow {
@@ -788,6 +793,30 @@ export class SqliteStore implements Store {
 
   ping(): Promise<void> {
     return this.run(() => void this.stmt.ping.get());
+  }
+
+  /**
+   * SQLite's `data_version` changes when, and only when, another connection (of any process) committed since this
+   * connection last asked: this server's own commits leave it alone, so a busy server never calls `listener` by
+   * itself. One pragma per OTHER_WRITERS_POLL_MS, off the per-message path.
+   */
+  watchOtherWriters(listener: () => void): () => void {
+    const version = this.db.prepare<[], number>('PRAGMA data_version').pluck();
+    let last = version.get();
+    const timer = setInterval(() => {
+      if (!this.db.open) return;
+      let now: number | undefined;
+      try {
+        now = version.get();
+      } catch {
+        return; // the file is busy or failing: asked again next time, and the requests themselves report it
+      }
+      if (now === last) return;
+      last = now;
+      listener();
+    }, OTHER_WRITERS_POLL_MS);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /** Commits the queued inserts first (their callers get their answer), then closes. */

@@ -415,6 +415,13 @@ export interface Store {
 
   /** Cheap round trip for readiness checks; throws when the database does not answer. */
   ping(): Promise<void>;
+  /**
+   * Embedded store only: calls `listener` soon after another process committed to the same database (the admin
+   * tool, `npm run admin`). With no channel layer shared with that process, this is how a running server learns
+   * that, say, a password reset ended sessions it still has sockets for. Returns a function that stops watching.
+   * PostgreSQL deployments share a channel layer with the admin tool (REDIS_URL) instead.
+   */
+  watchOtherWriters?(listener: () => void): () => void;
   close(): Promise<void>;
 }
 

@@ -87,10 +87,12 @@ test('make-admin, unmake-admin, reset-password, list-users, list-rooms; unknown 
   assert.match(unknown.err, /unknown command/);
 });
 
-test('reset-password with REDIS_URL closes the user\'s open WebSockets on a running instance with 1008', async () => {
-  const redis = await PrivateRedis.create();
-  const file = path.join(dir, 'running.db');
-  const server = await TestServer.start({ DATABASE_URL: `sqlite:${file}`, REDIS_URL: redis.url });
+/**
+ * Resets `compromised`'s password with the admin tool while an instance runs on `env`'s database: the user's open
+ * socket must close with 1008, a bystander's stay open.
+ */
+async function resetWhileRunning(env: Record<string, string>): Promise<void> {
+  const server = await TestServer.start(env);
   try {
     const account = await server.signUp('compromised');
     const other = await server.connect(await server.signUp('bystander'));
@@ -98,7 +100,7 @@ test('reset-password with REDIS_URL closes the user\'s open WebSockets on a runn
     // Run without blocking this process: the instance under test lives in it.
     const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/admin.ts', 'reset-password', 'compromised'], {
-        env: { ...process.env, DATABASE_URL: `sqlite:${file}`, REDIS_URL: redis.url, LOG_LEVEL: 'silent' },
+        env: { ...process.env, ...env, LOG_LEVEL: 'silent' },
       });
       let out = '';
       let err = '';
@@ -112,6 +114,19 @@ test('reset-password with REDIS_URL closes the user\'s open WebSockets on a runn
     expectFrame(await other.request({ type: 'ping' }), 'pong');
   } finally {
     await server.close();
+  }
+}
+
+test('reset-password with REDIS_URL closes the user\'s open WebSockets on a running instance with 1008', async () => {
+  const redis = await PrivateRedis.create();
+  try {
+    await resetWhileRunning({ DATABASE_URL: `sqlite:${path.join(dir, 'running.db')}`, REDIS_URL: redis.url });
+  } finally {
     await redis.stop();
   }
+});
+
+test('reset-password on the embedded default (no REDIS_URL) closes them too: the server sees the file change', async () => {
+  // No layer reaches the running server here; it notices the admin tool's commit (OTHER_WRITERS_POLL_MS).
+  await resetWhileRunning({ DATABASE_URL: `sqlite:${path.join(dir, 'embedded.db')}` });
 });
