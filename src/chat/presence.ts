@@ -21,12 +21,38 @@ export const MAX_PRESENCE_PEERS = 500;
  */
 export const PRESENCE_MIN_INTERVAL_MS = 1000;
 /**
- * One read of a user's peers (people sharing a room with them) serves that user's snapshots and announcements
- * for this long: a user opening several tabs, or a reconnect storm, reads them once, not twice per connection
- * (the read is a join over every room the user is in: in a room of 5,000 it was most of a connection's cost).
- * A membership change reaches who hears of a user's presence at most this late.
+ * One read of a room's first members serves every member's peers for this long, and one merge of a user's rooms
+ * serves that user's snapshots and announcements: a reconnect storm in a room of 5,000 reads the room once a
+ * second, not 5,000 times (each read was 500 rows: most of a connection's cost). A membership change, or a
+ * `lastSeen`, reaches who hears of a user's presence at most this late.
  */
 export const PEERS_CACHE_MS = 1000;
+
+/**
+ * The `limit` lowest-id distinct users among the pages (each by id), the reader left out: the user's peers, by id.
+ */
+export function mergePeers(userId: number, pages: PeerRecord[][], limit: number): PeerRecord[] {
+  if (pages.length === 1) return pages[0]!.filter((p) => p.userId !== userId).slice(0, limit);
+  const byId = new Map<number, PeerRecord>();
+  for (const page of pages) for (const p of page) if (p.userId !== userId) byId.set(p.userId, p);
+  return [...byId.values()].sort((a, b) => a.userId - b.userId).slice(0, limit);
+}
+
+/**
+ * `cache`'s promise for `key`, or a new `read()` kept there for PEERS_CACHE_MS after it settles (a failed read is
+ * dropped at once, so the next caller reads again).
+ */
+function remembered<T>(cache: Map<number, Promise<T>>, key: number, read: () => Promise<T>): Promise<T> {
+  const cached = cache.get(key);
+  if (cached) return cached;
+  const reading = read();
+  cache.set(key, reading);
+  const forget = () => {
+    if (cache.get(key) === reading) cache.delete(key);
+  };
+  reading.then(() => setTimeout(forget, PEERS_CACHE_MS).unref(), forget);
+  return reading;
+}
 
 /** One user's presence as the `presence` frame shows it. */
 export interface PresenceChange {
@@ -46,8 +72,10 @@ export class PresenceService {
   private readonly lastSync = new Map<number, number>();
   /** A trailing sync waiting for the end of the user's window. */
   private readonly trailing = new Map<number, NodeJS.Timeout>();
-  /** Each user's peers as read in the last PEERS_CACHE_MS (or being read). */
+  /** Each user's peers as merged in the last PEERS_CACHE_MS (or being read). */
   private readonly peers = new Map<number, Promise<PeerRecord[]>>();
+  /** Each room's first members (see `pagesOf`) as read in the last PEERS_CACHE_MS (or being read). */
+  private readonly roomPages = new Map<number, Promise<PeerRecord[]>>();
 
   constructor(
     private readonly store: Store,
@@ -104,17 +132,23 @@ export class PresenceService {
     return [userId, ...peers.map((p) => p.userId)];
   }
 
-  /** The user's peers, read from the store at most once per PEERS_CACHE_MS (a failed read is not kept). */
+  /** The user's peers, merged at most once per PEERS_CACHE_MS (a failed read is not kept). */
   private peersOf(userId: number): Promise<PeerRecord[]> {
-    const cached = this.peers.get(userId);
-    if (cached) return cached;
-    const read = this.store.listPeers(userId, MAX_PRESENCE_PEERS);
-    this.peers.set(userId, read);
-    const forget = () => {
-      if (this.peers.get(userId) === read) this.peers.delete(userId);
-    };
-    read.then(() => setTimeout(forget, PEERS_CACHE_MS).unref(), forget);
-    return read;
+    return remembered(this.peers, userId, async () => {
+      const roomIds = await this.store.memberRoomIds(userId);
+      return mergePeers(userId, await Promise.all(this.pagesOf(roomIds)), MAX_PRESENCE_PEERS);
+    });
+  }
+
+  /**
+   * Each room's first MAX_PRESENCE_PEERS + 1 members by id, one more than the limit so that each still offers
+   * MAX_PRESENCE_PEERS once the reader is left out: the lowest MAX_PRESENCE_PEERS ids of a user's peers are
+   * always among their rooms' pages. Rooms not cached are read in one store call.
+   */
+  private pagesOf(roomIds: number[]): Promise<PeerRecord[]>[] {
+    const missing = roomIds.filter((id) => !this.roomPages.has(id));
+    const batch = missing.length > 0 ? this.store.roomMemberPages(missing, MAX_PRESENCE_PEERS + 1) : null;
+    return roomIds.map((id) => remembered(this.roomPages, id, async () => (await batch!).get(id) ?? []));
   }
 
   /** Calls `listener` with every presence change, from any instance. */

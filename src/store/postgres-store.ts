@@ -776,19 +776,26 @@ export class PostgresStore implements Store {
     await this.q('UPDATE users SET last_seen_at = $1 WHERE id = $2', [at, userId]);
   }
 
-  async listPeers(userId: number, limit: number): Promise<PeerRecord[]> {
-    const rows = await this.q<{ user_id: number; last_seen_at: number | null }>(
-      // The first `limit` of each of the user's rooms in primary-key order (an index range that stops early),
-      // merged: the `limit` lowest ids overall are among them, and a room of 5,000 costs `limit` rows.
-      `SELECT DISTINCT p.user_id, p.last_seen_at FROM room_members a
+  async memberRoomIds(userId: number): Promise<number[]> {
+    const rows = await this.q<{ room_id: number }>('SELECT room_id FROM room_members WHERE user_id = $1', [userId]);
+    return rows.map((r) => r.room_id);
+  }
+
+  async roomMemberPages(roomIds: number[], limit: number): Promise<Map<number, PeerRecord[]>> {
+    const pages = new Map<number, PeerRecord[]>(roomIds.map((id) => [id, []]));
+    if (roomIds.length === 0) return pages;
+    const rows = await this.q<{ room_id: number; user_id: number; last_seen_at: number | null }>(
+      // One round trip for every room: per room an index range in primary-key order that stops after `limit`.
+      `SELECT a.room_id, p.user_id, p.last_seen_at FROM unnest($1::bigint[]) AS a (room_id)
        CROSS JOIN LATERAL (
          SELECT m.user_id, u.last_seen_at FROM room_members m JOIN users u ON u.id = m.user_id
-         WHERE m.room_id = a.room_id AND m.user_id <> $1 ORDER BY m.user_id LIMIT $2
+         WHERE m.room_id = a.room_id ORDER BY m.user_id LIMIT $2
        ) p
-       WHERE a.user_id = $1 ORDER BY p.user_id LIMIT $2`,
-      [userId, limit],
+       ORDER BY a.room_id, p.user_id`,
+      [roomIds, limit],
     );
-    return rows.map((r) => ({ userId: r.user_id, lastSeenAt: r.last_seen_at }));
+    for (const r of rows) pages.get(r.room_id)?.push({ userId: r.user_id, lastSeenAt: r.last_seen_at });
+    return pages;
   }
 
   async ping(): Promise<void> {

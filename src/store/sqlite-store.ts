@@ -240,9 +240,9 @@ export class SqliteStore implements Store {
       setLastSeen: db.prepare<[number, number]>('UPDATE users SET last_seen_at = ? WHERE id = ?'),
       memberRoomIds: db.prepare<[number], { room_id: number }>('SELECT room_id FROM room_members WHERE user_id = ?'),
       // In primary-key order, so it stops after `limit` rows however large the room.
-      roomPeers: db.prepare<[number, number, number], { user_id: number; last_seen_at: number | null }>(
+      roomMemberPage: db.prepare<[number, number], { user_id: number; last_seen_at: number | null }>(
         `SELECT m.user_id, u.last_seen_at FROM room_members m JOIN users u ON u.id = m.user_id
-         WHERE m.room_id = ? AND m.user_id <> ? ORDER BY m.user_id LIMIT ?`,
+         WHERE m.room_id = ? ORDER BY m.user_id LIMIT ?`,
       ),
       bumpSeq: db.prepare<[number], { last_seq: number }>(
         'UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq',
@@ -781,13 +781,17 @@ export class SqliteStore implements Store {
    * those is among the first `limit` of every room it is in, so nothing is missed, and a room of 5,000 costs
    * `limit` rows instead of a join, sort and distinct over all 5,000 (one read per connect).
    */
-  listPeers(userId: number, limit: number): Promise<PeerRecord[]> {
+  memberRoomIds(userId: number): Promise<number[]> {
+    return this.run(() => this.stmt.memberRoomIds.all(userId).map((r) => r.room_id));
+  }
+
+  roomMemberPages(roomIds: number[], limit: number): Promise<Map<number, PeerRecord[]>> {
     return this.run(() => {
-      const peers = new Map<number, PeerRecord>();
-      for (const { room_id } of this.stmt.memberRoomIds.all(userId)) {
-        for (const r of this.stmt.roomPeers.all(room_id, userId, limit)) peers.set(r.user_id, { userId: r.user_id, lastSeenAt: r.last_seen_at });
+      const pages = new Map<number, PeerRecord[]>();
+      for (const roomId of roomIds) {
+        pages.set(roomId, this.stmt.roomMemberPage.all(roomId, limit).map((r) => ({ userId: r.user_id, lastSeenAt: r.last_seen_at })));
       }
-      return [...peers.values()].sort((a, b) => a.userId - b.userId).slice(0, limit);
+      return pages;
     });
   }
 

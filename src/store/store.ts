@@ -404,8 +404,13 @@ export interface Store {
   setNotifyLevel(roomId: number, userId: number, level: NotifyLevel): Promise<boolean>;
   setPrivateReceipts(userId: number, on: boolean): Promise<void>;
   setLastSeen(userId: number, at: number): Promise<void>;
-  /** The `limit` lowest-id distinct users sharing at least one room with the user (the user excluded), by id. */
-  listPeers(userId: number, limit: number): Promise<PeerRecord[]>;
+  /** The ids of the rooms the user is a member of. */
+  memberRoomIds(userId: number): Promise<number[]>;
+  /**
+   * For each room, its `limit` lowest-id members, by id, with when each was last seen (a room that does not
+   * exist or has nobody: an empty list). An index range per room that stops after `limit` rows, however large.
+   */
+  roomMemberPages(roomIds: number[], limit: number): Promise<Map<number, PeerRecord[]>>;
 
   /**
    * Messages matching the query that its reader may read, best or newest first (see SearchQuery); the same

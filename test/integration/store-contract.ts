@@ -420,22 +420,27 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.equal((await store.getUser(ana.id))?.lastSeenAt, null);
       await store.setLastSeen(ana.id, 12345);
       assert.equal((await store.getUser(ana.id))?.lastSeenAt, 12345);
-      assert.deepEqual(await store.listPeers(ben.id, 10), [{ userId: ana.id, lastSeenAt: 12345 }]);
-      assert.deepEqual(await store.listPeers(cy.id, 10), []);
+      assert.deepEqual((await store.roomMemberPages([r.id], 10)).get(r.id), [
+        { userId: ana.id, lastSeenAt: 12345 },
+        { userId: ben.id, lastSeenAt: null },
+      ]);
+      assert.deepEqual(await store.memberRoomIds(cy.id), []);
     });
 
-    test('peers across overlapping rooms: distinct, by id, the lowest `limit` of them whichever room they share', async () => {
+    test('room member pages: by id, the lowest `limit` of each room, every room asked for; member room ids', async () => {
       const [me, p1, p2, p3, p4, p5] = [await newUser('pe'), await newUser('pe'), await newUser('pe'), await newUser('pe'), await newUser('pe'), await newUser('pe')];
-      // Room A holds the high ids, room B the low ones and one of A's: each room alone would give other firsts.
       const a = await newRoom({ ownerId: p5.id });
       const b = await newRoom({ ownerId: p4.id });
-      for (const u of [me, p3]) await store.addMember(a.id, u.id, 1);
-      for (const u of [me, p1, p2, p5]) await store.addMember(b.id, u.id, 1);
-      const ids = async (limit: number) => (await store.listPeers(me.id, limit)).map((p) => p.userId);
-      assert.deepEqual(await ids(10), [p1.id, p2.id, p3.id, p4.id, p5.id], 'p5 in both rooms, once');
-      assert.deepEqual(await ids(3), [p1.id, p2.id, p3.id]);
-      assert.deepEqual(await ids(1), [p1.id]);
-      assert.deepEqual(await store.listPeers(p3.id, 10), [me, p5].map((u) => ({ userId: u.id, lastSeenAt: null })));
+      // Added out of id order: the page is by id, not by joining.
+      for (const u of [p3, me]) await store.addMember(a.id, u.id, 1);
+      for (const u of [p2, me, p5, p1]) await store.addMember(b.id, u.id, 1);
+      const ids = async (limit: number) =>
+        [...(await store.roomMemberPages([a.id, b.id, 987_654], limit))].map(([room, page]) => [room, page.map((p) => p.userId)]);
+      assert.deepEqual(await ids(10), [[a.id, [me.id, p3.id, p5.id]], [b.id, [me.id, p1.id, p2.id, p4.id, p5.id]], [987_654, []]]);
+      assert.deepEqual(await ids(2), [[a.id, [me.id, p3.id]], [b.id, [me.id, p1.id]], [987_654, []]]);
+      assert.deepEqual((await store.memberRoomIds(me.id)).sort((x, y) => x - y), [a.id, b.id].sort((x, y) => x - y));
+      assert.deepEqual(await store.memberRoomIds(p3.id), [a.id]);
+      assert.equal((await store.roomMemberPages([], 10)).size, 0);
     });
 
     const post = (roomId: number, author: UserRecord, body: string, extra: Partial<NewMessage> = {}) =>
