@@ -279,7 +279,7 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
     // Without `since`, a new feed starts at the present; an existing one carries on from what it has sent, so a
     // repeated subscribe can never skip a message still on its way.
     const from = since ?? (existing ? feed.position : room.lastSeq);
-    void feed.replayFrom(Math.min(from, room.lastSeq));
+    void feed.replayFrom(Math.min(from, room.lastSeq), room.lastSeq);
   }
 
   private badFrame(err: FrameError): void {

@@ -51,7 +51,7 @@ export class LegacySession implements UserEventSink {
       await deps.hub.join(room.id, feed);
       // Start from where the room stands now: the original protocol shows only what is said from here on.
       const now = await deps.chat.readableRoom(principal, room.id);
-      void feed.replayFrom(now.lastSeq);
+      void feed.replayFrom(now.lastSeq, now.lastSeq);
     });
     this.queue.catch((err: unknown) => {
       const e = toConfabError(err);

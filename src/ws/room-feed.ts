@@ -52,11 +52,15 @@ export class RoomFeed implements RoomSubscriber {
   /**
    * Starts (or restarts) delivery after `since`. Must be called once the feed is joined to the hub, so that
    * nothing published after the store read can slip between the two.
+   * `storeAt`: the room's last `seq` as read after the join, if the caller has it. When `since` is already there
+   * (a fresh subscribe, a resume with nothing missed: most of a reconnect storm) the first store read is skipped,
+   * as it could only find messages committed after that read, and those are published after their commit, so
+   * after the join: they arrive live.
    */
-  async replayFrom(since: number): Promise<void> {
+  async replayFrom(since: number, storeAt?: number): Promise<void> {
     this.cursor = since;
     this.catchingUp = true;
-    await this.catchUp();
+    await this.catchUp(storeAt !== undefined && since >= storeAt);
   }
 
   /** The last `seq` this feed has written. */
@@ -104,10 +108,11 @@ export class RoomFeed implements RoomSubscriber {
     this.pending = [];
   }
 
-  private async catchUp(): Promise<void> {
+  private async catchUp(skipFirstRead = false): Promise<void> {
+    let skipped = skipFirstRead;
     try {
       while (!this.stopped) {
-        const page = await this.chat.messagesAfter(this.roomId, this.cursor, REPLAY_PAGE_SIZE);
+        const page = skipped ? [] : await this.chat.messagesAfter(this.roomId, this.cursor, REPLAY_PAGE_SIZE);
         let waited = false;
         for (const m of page) {
           // Paced by the client's reading, so a long catch-up never runs into the 1013 bound by itself.
@@ -139,7 +144,9 @@ export class RoomFeed implements RoomSubscriber {
         }
         if (gapAt === -1) break;
         this.pending = parked.slice(gapAt).concat(this.pending);
-        if (page.length === 0) break; // the store has nothing newer yet: wait for the next live message
+        // The store has nothing newer yet: wait for the next live message. After a skipped read, read it first.
+        if (page.length === 0 && !skipped) break;
+        skipped = false;
       }
       this.catchingUp = false;
     } catch (err) {

@@ -96,3 +96,36 @@ test('a stopped feed delivers nothing more', async () => {
   await settle();
   assert.deepEqual(seen, []);
 });
+
+test('a feed starting where the store stood after its join reads nothing, and delivers what was parked meanwhile', async () => {
+  const { feed, chat, seen, storeOnly, settle } = await setup();
+  const before = await storeOnly(3); // the client has 1..3: subscribe with since = lastSeq = 3
+  let reads = 0;
+  const messagesAfter = chat.messagesAfter.bind(chat);
+  chat.messagesAfter = (...args) => {
+    reads++;
+    return messagesAfter(...args);
+  };
+  feed.hold();
+  const [m4] = await storeOnly(1); // committed after the room was read: its publish arrives while held
+  feed.deliver(new DeliveryFrames(before[2]!)); // a late duplicate, dropped
+  feed.deliver(new DeliveryFrames(m4!));
+  await feed.replayFrom(3, 3);
+  assert.equal(reads, 0, 'no store read for a subscribe with nothing to replay');
+  assert.deepEqual(seen, [4]);
+  const [m5] = await storeOnly(1);
+  feed.deliver(new DeliveryFrames(m5!));
+  await settle();
+  assert.deepEqual(seen, [4, 5], 'live from there on');
+});
+
+test('after a skipped read, a parked message that skips ahead is healed from the store at once', async () => {
+  const { feed, seen, storeOnly, settle } = await setup();
+  await storeOnly(2);
+  feed.hold();
+  const [, m4] = await storeOnly(2); // 3 and 4 committed after the room was read (at 2); only 4's publish came
+  feed.deliver(new DeliveryFrames(m4!));
+  await feed.replayFrom(2, 2);
+  await settle();
+  assert.deepEqual(seen, [3, 4], 'without waiting for another live message');
+});
