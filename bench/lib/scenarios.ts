@@ -1,10 +1,11 @@
 /**
- * The five scenarios of issue 7. Each starts its systems one after another (never two at once, so each has
- * the machine to itself apart from the generator), runs the same load through the same generator, and
- * returns rows for the report.
+ * The five scenarios of issue 7. Each runs the same load through the same generator on every system and
+ * returns rows for the report. A fixed-rate run starts its systems one after another (never two at once); a step
+ * run of several systems has them all up and alternates them rate by rate (roomLoads).
  */
 import { sleep, sumCpu, sumRss } from './common.js';
 import { Generator, type StepParams, type StepResult } from './generator.js';
+import type { ConnectReply } from './ipc.js';
 import { BUILD_DIR, startBareWs, startConfab, startSocketIo, type System } from './systems.js';
 import path from 'node:path';
 
@@ -76,66 +77,149 @@ export function stepRates(o: Options): number[] {
   return [...new Set([...o.rates, o.rate])].sort((a, b) => a - b);
 }
 
-/** A room load (scenarios 1, 2, 4, 5) on one system: connect, then a fixed rate or the steps. */
-async function roomLoad(
-  o: Options,
-  scenario: string,
-  sys: System,
-  shape: { rooms: number; members: number; senders: number; receipts?: boolean; typing?: boolean },
-  step: boolean,
-  variant?: string,
-): Promise<Measurement> {
-  const gen = new Generator(path.join(BUILD_DIR, 'gen-worker.js'), o.genProcesses);
+type Shape = { rooms: number; members: number; senders: number; receipts?: boolean; typing?: boolean };
+
+/** One system's room load (scenarios 1, 2, 4, 5) in phases, so that the steps of several systems can alternate. */
+class RoomRun {
+  private readonly steps: StepResult[] = [];
+  private knee: number | null = null;
+
+  private constructor(
+    private readonly o: Options,
+    private readonly scenario: string,
+    private readonly sys: System,
+    private readonly shape: Shape,
+    private readonly step: boolean,
+    private readonly variant: string | undefined,
+    private readonly gen: Generator,
+    private readonly connected: ConnectReply,
+  ) {}
+
+  /** Connects every client and warms the system up. */
+  static async open(o: Options, scenario: string, sys: System, shape: Shape, step: boolean, variant?: string): Promise<RoomRun> {
+    const gen = new Generator(path.join(BUILD_DIR, 'gen-worker.js'), o.genProcesses);
+    try {
+      const specs = [];
+      for (let r = 0; r < shape.rooms; r++) for (let m = 0; m < shape.members; m++) specs.push({ ...sys.conn(r, m), receipts: shape.receipts ?? false });
+      const c = await gen.connect(specs);
+      o.log(`  ${sys.name}${variant ? ` [${variant}]` : ''}: ${c.ok} connections in ${c.ms} ms${c.failed ? `, ${c.failed} FAILED (${c.errors.join('; ')})` : ''}`);
+      const run = new RoomRun(o, scenario, sys, shape, step, variant, gen, c);
+      // Warm-up (not reported): JIT, buffers and caches of every system see some traffic before the first step.
+      await gen.measure({ ...run.params(Math.min(5000, o.rate)), seconds: 1.5, drainMs: 1000 }, () => sys.pids(), run.senderOf);
+      await sleep(500);
+      return run;
+    } catch (err) {
+      await gen.close();
+      throw err;
+    }
+  }
+
+  private readonly senderOf = (i: number) => (i % this.shape.members < this.shape.senders ? i % this.shape.members : -1);
+
+  private params(rate: number): StepParams {
+    return { ...this.shape, rate, seconds: this.step ? this.o.stepSeconds : this.o.seconds, drainMs: this.step ? 3000 : 10_000 };
+  }
+
+  /** Measures one rate; in step mode, whether it held (the knee moves up to it). */
+  async measure(rate: number): Promise<boolean> {
+    const s = await this.gen.measure(this.params(rate), () => this.sys.pids(), this.senderOf);
+    this.steps.push(s);
+    const ok = held(s, this.o.p99LimitMs);
+    this.o.log(
+      `    ${this.sys.name}: offered ${rate.toLocaleString('en-US')}/s: delivered ${s.deliveriesPerS.toLocaleString('en-US')}/s, p50 ${s.p50} p99 ${s.p99} max ${s.max} ms, ` +
+        `lost ${s.lost}, dup ${s.duplicated}, errors ${s.errors}, server CPU ${s.cpuUsPerDelivery} us/delivery, ` +
+        `generator lag p99 ${s.sendLagP99Ms} ms, generator CPU ${Math.round((100 * s.generatorCpuS) / s.seconds)} %${this.step ? (ok ? ' -> held' : ' -> FAILED') : ''}${s.errorSample ? `; first error: ${s.errorSample}` : ''}`,
+    );
+    if (this.step && ok) this.knee = rate;
+    return ok;
+  }
+
+  result(): Measurement {
+    return {
+      scenario: this.scenario,
+      system: this.sys.name,
+      mode: this.step ? 'step' : 'fixed',
+      ...(this.variant ? { variant: this.variant } : {}),
+      connectMs: this.connected.ms,
+      connections: this.connected.ok,
+      connectFailed: this.connected.failed,
+      serverRssMiB: mib(sumRss(this.sys.pids())),
+      steps: this.steps,
+      knee: this.knee,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.gen.close();
+  }
+}
+
+/** A room load on one system: connect, then a fixed rate or the steps (up to the first that fails). */
+async function roomLoad(o: Options, scenario: string, sys: System, shape: Shape, step: boolean, variant?: string): Promise<Measurement> {
+  const run = await RoomRun.open(o, scenario, sys, shape, step, variant);
   try {
-    const specs = [];
-    for (let r = 0; r < shape.rooms; r++) for (let m = 0; m < shape.members; m++) specs.push({ ...sys.conn(r, m), receipts: shape.receipts ?? false });
-    const c = await gen.connect(specs);
-    o.log(`  ${sys.name}${variant ? ` [${variant}]` : ''}: ${c.ok} connections in ${c.ms} ms${c.failed ? `, ${c.failed} FAILED (${c.errors.join('; ')})` : ''}`);
-    const senderOf = (i: number) => (i % shape.members < shape.senders ? i % shape.members : -1);
-    const params = (rate: number): StepParams => ({ ...shape, rate, seconds: step ? o.stepSeconds : o.seconds, drainMs: step ? 3000 : 10_000 });
-    // Warm-up (not reported): JIT, buffers and caches of every system see some traffic before the first step.
-    await gen.measure({ ...params(Math.min(5000, o.rate)), seconds: 1.5, drainMs: 1000 }, () => sys.pids(), senderOf);
-    await sleep(500);
-    const steps: StepResult[] = [];
-    let knee: number | null = null;
     for (const rate of step ? stepRates(o) : [o.rate]) {
-      const s = await gen.measure(params(rate), () => sys.pids(), senderOf);
-      steps.push(s);
-      const ok = held(s, o.p99LimitMs);
-      o.log(
-        `    offered ${rate.toLocaleString('en-US')}/s: delivered ${s.deliveriesPerS.toLocaleString('en-US')}/s, p50 ${s.p50} p99 ${s.p99} max ${s.max} ms, ` +
-          `lost ${s.lost}, dup ${s.duplicated}, errors ${s.errors}, server CPU ${s.cpuUsPerDelivery} us/delivery, ` +
-          `generator lag p99 ${s.sendLagP99Ms} ms, generator CPU ${Math.round((100 * s.generatorCpuS) / s.seconds)} %${step ? (ok ? ' -> held' : ' -> FAILED') : ''}${s.errorSample ? `; first error: ${s.errorSample}` : ''}`,
-      );
-      if (step) {
-        if (!ok) break;
-        knee = rate;
+      if (!(await run.measure(rate)) && step) break;
+      if (step) await sleep(500);
+    }
+    return run.result();
+  } finally {
+    await run.close();
+  }
+}
+
+/**
+ * Step mode with several systems: all are started and connected first, then each rate is measured on every
+ * system still holding, one system after another, before the next rate. The machine drifts (the same build's p99
+ * at one rate varied 12-76 ms within an hour here), so a system measured minutes after another was not measured
+ * on the same machine; side by side, each rate's figures of every system are minutes apart at most. The order is
+ * rotated from rate to rate, so that no system always runs first or last. The systems not measured sit idle
+ * (their clients connected, no traffic).
+ */
+async function roomLoads(o: Options, scenario: string, list: Factory[], shape: Shape, step: boolean): Promise<Measurement[]> {
+  if (!step || list.length < 2) return eachSystem(o, list, (sys) => roomLoad(o, scenario, sys, shape, step).then((m) => [m]));
+  const systems: System[] = [];
+  const runs: RoomRun[] = [];
+  try {
+    for (const fac of list) {
+      const t0 = Date.now();
+      let sys: System | undefined;
+      try {
+        sys = await fac.start();
+        systems.push(sys);
+        o.log(`  ${sys.name}: started in ${Date.now() - t0} ms${startDetails(sys)}`);
+        runs.push(await RoomRun.open(o, scenario, sys, shape, step));
+      } catch (err) {
+        o.log(`  ${sys?.name ?? fac.key}: FAILED: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
+    const racing = new Set(runs);
+    for (const [i, rate] of stepRates(o).entries()) {
+      const order = [...runs.slice(i % runs.length), ...runs.slice(0, i % runs.length)].filter((r) => racing.has(r));
+      if (order.length === 0) break;
+      for (const run of order) {
+        if (!(await run.measure(rate))) racing.delete(run);
         await sleep(500);
       }
     }
-    return {
-      scenario,
-      system: sys.name,
-      mode: step ? 'step' : 'fixed',
-      ...(variant ? { variant } : {}),
-      connectMs: c.ms,
-      connections: c.ok,
-      connectFailed: c.failed,
-      serverRssMiB: mib(sumRss(sys.pids())),
-      steps,
-      knee,
-    };
+    return runs.map((r) => r.result());
   } finally {
-    await gen.close();
+    for (const run of runs) await run.close();
+    for (const sys of systems) await sys.stop();
   }
 }
+
+const startDetails = (sys: System) =>
+  'setupMs' in sys
+    ? ` (rooms and joins over the API: ${String(sys.setupMs)} ms; account sign-ups: ${'signUpMs' in sys ? String(sys.signUpMs) : '?'} ms)`
+    : '';
 
 async function eachSystem<T>(o: Options, list: Factory[], f: (sys: System) => Promise<T[]>): Promise<T[]> {
   const out: T[] = [];
   for (const fac of list) {
     const t0 = Date.now();
     const sys = await fac.start();
-    o.log(`  ${sys.name}: started in ${Date.now() - t0} ms${'setupMs' in sys ? ` (rooms and joins over the API: ${String(sys.setupMs)} ms; account sign-ups: ${'signUpMs' in sys ? String(sys.signUpMs) : '?'} ms)` : ''}`);
+    o.log(`  ${sys.name}: started in ${Date.now() - t0} ms${startDetails(sys)}`);
     try {
       out.push(...(await f(sys)));
     } catch (err) {
@@ -148,16 +232,13 @@ async function eachSystem<T>(o: Options, list: Factory[], f: (sys: System) => Pr
 }
 
 /** (1) 10 rooms x 100 members, 2 senders each. */
-export const scenario1 = (o: Options, step: boolean) =>
-  eachSystem(o, factories(o, 10, 100, false), (sys) => roomLoad(o, '1', sys, { rooms: 10, members: 100, senders: 2 }, step).then((m) => [m]));
+export const scenario1 = (o: Options, step: boolean) => roomLoads(o, '1', factories(o, 10, 100, false), { rooms: 10, members: 100, senders: 2 }, step);
 
 /** (2) one room of 5,000 members, 5 senders. */
-export const scenario2 = (o: Options, step: boolean) =>
-  eachSystem(o, factories(o, 1, 5000, false), (sys) => roomLoad(o, '2', sys, { rooms: 1, members: 5000, senders: 5 }, step).then((m) => [m]));
+export const scenario2 = (o: Options, step: boolean) => roomLoads(o, '2', factories(o, 1, 5000, false), { rooms: 1, members: 5000, senders: 5 }, step);
 
 /** (4) scenario 1 on two instances (Confab: PostgreSQL + Redis; Socket.IO: Redis adapter), clients spread over both. */
-export const scenario4 = (o: Options, step: boolean) =>
-  eachSystem(o, factories(o, 10, 100, true), (sys) => roomLoad(o, '4', sys, { rooms: 10, members: 100, senders: 2 }, step).then((m) => [m]));
+export const scenario4 = (o: Options, step: boolean) => roomLoads(o, '4', factories(o, 10, 100, true), { rooms: 10, members: 100, senders: 2 }, step);
 
 /** (5) scenario 1 on Confab with receipts and typing off, then on, on the same server. */
 export async function scenario5(o: Options, step: boolean): Promise<Measurement[]> {
