@@ -95,7 +95,7 @@ class RoomRun {
     private readonly connected: ConnectReply,
   ) {}
 
-  /** Connects every client and warms the system up. */
+  /** Connects every client. */
   static async open(o: Options, scenario: string, sys: System, shape: Shape, step: boolean, variant?: string): Promise<RoomRun> {
     const gen = new Generator(path.join(BUILD_DIR, 'gen-worker.js'), o.genProcesses);
     try {
@@ -103,15 +103,17 @@ class RoomRun {
       for (let r = 0; r < shape.rooms; r++) for (let m = 0; m < shape.members; m++) specs.push({ ...sys.conn(r, m), receipts: shape.receipts ?? false });
       const c = await gen.connect(specs);
       o.log(`  ${sys.name}${variant ? ` [${variant}]` : ''}: ${c.ok} connections in ${c.ms} ms${c.failed ? `, ${c.failed} FAILED (${c.errors.join('; ')})` : ''}`);
-      const run = new RoomRun(o, scenario, sys, shape, step, variant, gen, c);
-      // Warm-up (not reported): JIT, buffers and caches of every system see some traffic before the first step.
-      await gen.measure({ ...run.params(Math.min(5000, o.rate)), seconds: 1.5, drainMs: 1000 }, () => sys.pids(), run.senderOf);
-      await sleep(500);
-      return run;
+      return new RoomRun(o, scenario, sys, shape, step, variant, gen, c);
     } catch (err) {
       await gen.close();
       throw err;
     }
+  }
+
+  /** Warm-up (not reported): JIT, buffers and caches of every system see some traffic before the first step. */
+  async warmUp(): Promise<void> {
+    await this.gen.measure({ ...this.params(Math.min(5000, this.o.rate)), seconds: 1.5, drainMs: 1000 }, () => this.sys.pids(), this.senderOf);
+    await sleep(500);
   }
 
   private readonly senderOf = (i: number) => (i % this.shape.members < this.shape.senders ? i % this.shape.members : -1);
@@ -149,6 +151,10 @@ class RoomRun {
     };
   }
 
+  get name(): string {
+    return this.sys.name;
+  }
+
   close(): Promise<void> {
     return this.gen.close();
   }
@@ -158,6 +164,7 @@ class RoomRun {
 async function roomLoad(o: Options, scenario: string, sys: System, shape: Shape, step: boolean, variant?: string): Promise<Measurement> {
   const run = await RoomRun.open(o, scenario, sys, shape, step, variant);
   try {
+    await run.warmUp();
     for (const rate of step ? stepRates(o) : [o.rate]) {
       if (!(await run.measure(rate)) && step) break;
       if (step) await sleep(500);
@@ -193,19 +200,28 @@ async function roomLoads(o: Options, scenario: string, list: Factory[], shape: S
         o.log(`  ${sys?.name ?? fac.key}: FAILED: ${(err as Error).stack ?? String(err)}`);
       }
     }
+    // Warmed up once all are connected, so that no system's warm-up is minutes older than its first step.
+    for (const run of runs) await run.warmUp();
     const racing = new Set(runs);
     for (const [i, rate] of stepRates(o).entries()) {
       const order = [...runs.slice(i % runs.length), ...runs.slice(0, i % runs.length)].filter((r) => racing.has(r));
       if (order.length === 0) break;
       for (const run of order) {
-        if (!(await run.measure(rate))) racing.delete(run);
+        try {
+          if (!(await run.measure(rate))) racing.delete(run);
+        } catch (err) {
+          // One system failing (its server crashed, say) keeps the others' steps and stops only its own.
+          o.log(`    ${run.name}: FAILED at ${rate.toLocaleString('en-US')}/s: ${(err as Error).stack ?? String(err)}`);
+          racing.delete(run);
+        }
         await sleep(500);
       }
     }
     return runs.map((r) => r.result());
   } finally {
-    for (const run of runs) await run.close();
-    for (const sys of systems) await sys.stop();
+    // Every generator, server and private Redis is stopped, whichever of them fails to stop.
+    await Promise.allSettled(runs.map((r) => r.close()));
+    await Promise.allSettled(systems.map((s) => s.stop()));
   }
 }
 
