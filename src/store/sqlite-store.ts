@@ -85,11 +85,6 @@ interface CursorRequest {
 
 /** How long a statement waits for a lock held by another connection before failing. */
 const BUSY_TIMEOUT_MS = 5000;
-/**
- * How often a running server looks whether another process (the admin tool) committed to its file: the longest
- * a password reset made with `npm run admin` leaves the user's open sockets open on the embedded default.
- */
-export const OTHER_WRITERS_POLL_MS = 1_000;
 
 /** SQLite's message row: mentions come as a comma-separated group_concat, or null. */
 interface SqliteMessageRow extends MessageRow {
@@ -311,6 +306,8 @@ export class SqliteStore implements Store {
         `${MESSAGE_SELECT} WHERE m.room_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
       ),
       ping: db.prepare('SELECT 1'),
+      adminEpoch: db.prepare<[], { epoch: number }>('SELECT epoch FROM admin_epoch WHERE id = 1'),
+      bumpAdminEpoch: db.prepare('UPDATE admin_epoch SET epoch = epoch + 1 WHERE id = 1'),
     };
 
     // Called inside the batch's IMMEDIATE transaction (which holds the write lock, so two writers never both
@@ -776,11 +773,6 @@ export class SqliteStore implements Store {
     return this.run(() => void this.stmt.setLastSeen.run(at, userId));
   }
 
-  /**
-   * The `limit` lowest ids among the user's peers: the first `limit` of each room of the user, merged. Each of
-   * those is among the first `limit` of every room it is in, so nothing is missed, and a room of 5,000 costs
-   * `limit` rows instead of a join, sort and distinct over all 5,000 (one read per connect).
-   */
   memberRoomIds(userId: number): Promise<number[]> {
     return this.run(() => this.stmt.memberRoomIds.all(userId).map((r) => r.room_id));
   }
@@ -799,28 +791,12 @@ export class SqliteStore implements Store {
     return this.run(() => void this.stmt.ping.get());
   }
 
-  /**
-   * SQLite's `data_version` changes when, and only when, another connection (of any process) committed since this
-   * connection last asked: this server's own commits leave it alone, so a busy server never calls `listener` by
-   * itself. One pragma per OTHER_WRITERS_POLL_MS, off the per-message path.
-   */
-  watchOtherWriters(listener: () => void): () => void {
-    const version = this.db.prepare<[], number>('PRAGMA data_version').pluck();
-    let last = version.get();
-    const timer = setInterval(() => {
-      if (!this.db.open) return;
-      let now: number | undefined;
-      try {
-        now = version.get();
-      } catch {
-        return; // the file is busy or failing: asked again next time, and the requests themselves report it
-      }
-      if (now === last) return;
-      last = now;
-      listener();
-    }, OTHER_WRITERS_POLL_MS);
-    timer.unref();
-    return () => clearInterval(timer);
+  adminEpoch(): Promise<number> {
+    return this.run(() => this.stmt.adminEpoch.get()?.epoch ?? 0);
+  }
+
+  bumpAdminEpoch(): Promise<void> {
+    return this.run(() => void this.stmt.bumpAdminEpoch.run());
   }
 
   /** Commits the queued inserts first (their callers get their answer), then closes. */
