@@ -87,6 +87,7 @@ async function run(argv: string[]): Promise<number> {
       case 'reset-password': {
         const { password, generated } = await readPassword(values['password-stdin']);
         const user = await accounts.resetPassword(needName(), password);
+        await store.bumpAdminEpoch();
         console.log(`password of ${user.username} reset; every session of theirs has ended`);
         if (generated) console.log(`new password (shown once): ${password}`);
         return 0;
@@ -94,6 +95,7 @@ async function run(argv: string[]): Promise<number> {
       case 'make-admin':
       case 'unmake-admin': {
         const user = await accounts.setAdmin(needName(), command === 'make-admin');
+        if (!user.isAdmin) await store.bumpAdminEpoch();
         console.log(`${user.username} is ${user.isAdmin ? 'now an admin' : 'no longer an admin'}`);
         return 0;
       }

@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino';
 import { AttachmentService } from './attachments/attachment-service.js';
 import { DiskStorage } from './attachments/disk-storage.js';
 import { AccessRechecks } from './chat/access-rechecks.js';
+import { watchAdminEpoch } from './chat/admin-epoch.js';
 import { AccountService } from './chat/accounts.js';
 import { ChatService } from './chat/chat-service.js';
 import { MessageChanges } from './chat/message-changes.js';
@@ -121,10 +122,6 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   };
   layer.onRecovered(recheckAll('after the outage'));
   const stopRechecks = await rechecks.watch(recheckAll('when asked to'));
-  // The embedded default: the admin tool writes to the same file but cannot reach this process's memory layer,
-  // so its revocations never arrive as events. Its commit counts as a lost announcement: every connection is
-  // checked again (and cached memberships dropped), as when an instance could not publish one.
-  const stopWatchingWriters = store.watchOtherWriters?.(() => rechecks.missed());
   metrics.watch({
     counters,
     connections: () => gateway.connectionCount,
@@ -137,6 +134,9 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const database = config.database.kind === 'sqlite' ? config.database.path : new URL(config.database.url).host;
   log.info({ url: `http://${host}:${port}`, store: config.database.kind, database }, 'Confab is listening');
+  // Without REDIS_URL the admin tool's announcements cannot reach this process: it polls the admin epoch instead.
+  const stopAdminEpoch =
+    config.redisUrl === null ? watchAdminEpoch(store, () => rechecks.missed('the admin tool took access away'), log) : undefined;
 
   // Abandoned uploads (attached to a draft that was never sent) go after a day; checked now and every hour.
   const sweep = () => {
@@ -157,7 +157,7 @@ export async function startConfab(config: Config, options: { webRoot?: string } 
       await presence.close();
       await app.close();
       // After the last request: a revocation made by one of them still gets its recheck asked for.
-      stopWatchingWriters?.();
+      stopAdminEpoch?.();
       await rechecks.close();
       await stopRechecks();
       await layer.close();

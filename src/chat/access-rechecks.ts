@@ -31,15 +31,21 @@ export class AccessRechecks {
   private publishing = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Why the recheck owed was asked for (logged once it is published). */
+  private why = '';
 
   constructor(
     private readonly layer: ChannelLayer,
     private readonly log?: Logger,
   ) {}
 
-  /** An event that takes access away could not be published: every instance must check its connections. */
-  missed(): void {
+  /**
+   * An event that takes access away could not be published (or, `why` says, was made where no event could
+   * reach this instance): every instance must check its connections.
+   */
+  missed(why = 'an event taking access away was lost'): void {
     this.owed = true;
+    this.why = why;
     this.schedule(0);
   }
 
@@ -86,7 +92,7 @@ export class AccessRechecks {
     this.publishing = true;
     try {
       await this.layer.publish(RECHECK_GROUP, '{}');
-      this.log?.info('asked every instance to check its connections again (an event taking access away was lost)');
+      this.log?.info(`asked every instance to check its connections again (${this.why})`);
     } catch (err) {
       this.owed = true;
       this.log?.warn({ err }, `could not ask the instances to check their connections; retrying in ${RECHECK_RETRY_MS} ms`);

@@ -197,9 +197,15 @@ export class AccountService {
   }
 
   /** Admin: grants or withdraws admin rights. */
+  /**
+   * Gives or takes away the admin right. An open WebSocket holds the principal of its handshake, so when the right
+   * changed every instance is told and closes the user's connections, which come back with the new one (an
+   * ex-admin must not keep deleting others' messages over a socket opened before).
+   */
   async setAdmin(username: string, isAdmin: boolean): Promise<UserRecord> {
     const user = await this.requireUser(username);
     await this.store.setAdmin(user.id, isAdmin);
+    if (user.isAdmin !== isAdmin) await this.emit(user.id, { t: 'permissions' });
     return { ...user, isAdmin };
   }
 

@@ -7,6 +7,11 @@ import type { RoomRecord, UnreadRecord } from '../store/store.js';
 export type UserEvent =
   | { t: 'revoke'; sessionIds: number[] }
   | { t: 'revoke_token'; tokenId: number }
+  /**
+   * The user's admin right was given or taken away: open connections hold the principal of their handshake, so
+   * they are closed (1008 "permissions changed", which clients answer by reconnecting) to take it up afresh.
+   */
+  | { t: 'permissions' }
   | { t: 'room_added'; room: RoomRecord }
   | { t: 'room_removed'; roomId: number }
   /** The user's read cursor moved (from any tab, on any instance): their badges change everywhere. */

@@ -130,4 +130,12 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX attachments_message ON attachments (message_id);
   `,
+  // 5: the admin epoch (see sqlite-migrations.ts).
+  `
+  CREATE TABLE admin_epoch (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    epoch BIGINT  NOT NULL
+  );
+  INSERT INTO admin_epoch (id, epoch) VALUES (1, 0);
+  `,
 ];

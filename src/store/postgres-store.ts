@@ -798,6 +798,14 @@ export class PostgresStore implements Store {
     return pages;
   }
 
+  async adminEpoch(): Promise<number> {
+    return (await this.one<{ epoch: number }>('SELECT epoch FROM admin_epoch WHERE id = 1'))?.epoch ?? 0;
+  }
+
+  async bumpAdminEpoch(): Promise<void> {
+    await this.q('UPDATE admin_epoch SET epoch = epoch + 1 WHERE id = 1');
+  }
+
   async ping(): Promise<void> {
     await this.q('SELECT 1');
   }

@@ -143,4 +143,14 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     INSERT INTO messages_fts (rowid, body) SELECT new.id, new.body WHERE new.deleted_at IS NULL;
   END;
   `,
+  // 5: the admin epoch: a counter the admin tool (`npm run admin`) moves after each change that takes access away.
+  // An instance whose channel layer the tool cannot reach (one instance without REDIS_URL) polls it and checks its
+  // connections again when it moved (src/chat/admin-epoch.ts). One row.
+  `
+  CREATE TABLE admin_epoch (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    epoch INTEGER NOT NULL
+  );
+  INSERT INTO admin_epoch (id, epoch) VALUES (1, 0);
+  `,
 ];

@@ -421,12 +421,11 @@ export interface Store {
   /** Cheap round trip for readiness checks; throws when the database does not answer. */
   ping(): Promise<void>;
   /**
-   * Embedded store only: calls `listener` soon after another process committed to the same database (the admin
-   * tool, `npm run admin`). With no channel layer shared with that process, this is how a running server learns
-   * that, say, a password reset ended sessions it still has sockets for. Returns a function that stops watching.
-   * PostgreSQL deployments share a channel layer with the admin tool (REDIS_URL) instead.
+   * A counter the admin tool (`npm run admin`) moves after each change that takes access away (a password reset,
+   * an admin right removed): an instance the tool's announcements cannot reach (no REDIS_URL) polls it.
    */
-  watchOtherWriters?(listener: () => void): () => void;
+  adminEpoch(): Promise<number>;
+  bumpAdminEpoch(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -14,7 +14,7 @@ import { ConfabError, toConfabError } from '../errors.js';
 import type { Hub, RoomListSubscriber, UserEventSink } from './hub.js';
 import { decodeClientFrame, FrameError, serverFrame, type ClientFrame, type ErrorContext } from './protocol.js';
 import { RoomFeed } from './room-feed.js';
-import { CLOSE, frameRateError, type Connection, type PreparedFrame } from './connection.js';
+import { CLOSE, frameRateError, PERMISSIONS_CHANGED, type Connection, type PreparedFrame } from './connection.js';
 
 /** Bad frames one connection may send before it is closed with 1008. */
 export const MAX_BAD_FRAMES = 20;
@@ -99,6 +99,9 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
         return;
       case 'revoke_token':
         if (this.principal.tokenId === event.tokenId) this.conn.close(CLOSE.policyViolation, 'token revoked');
+        return;
+      case 'permissions':
+        this.conn.close(CLOSE.policyViolation, PERMISSIONS_CHANGED);
         return;
       case 'room_added':
         this.deps.chat.roomView(this.principal, event.room.id).then(

@@ -25,6 +25,9 @@ export const CLOSE = {
   tryAgainLater: 1013,
 } as const;
 
+/** Reason of the 1008 close of a user's connections when their admin right changed: reconnecting takes it up. */
+export const PERMISSIONS_CHANGED = 'permissions changed';
+
 /**
  * Write coalescing: the first frame written to a socket in an event-loop turn corks it, and one `setImmediate`
  * per turn uncorks every socket corked meanwhile, so the frames a socket got in that turn leave in one

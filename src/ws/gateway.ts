@@ -17,7 +17,7 @@ import { credentialOf, type Credential } from '../access/credentials.js';
 import { clientAddress } from '../access/client-address.js';
 import { originAllowed, type OriginPolicy } from '../access/origin.js';
 import { ClientSession } from './client-session.js';
-import { CLOSE, Connection } from './connection.js';
+import { CLOSE, Connection, PERMISSIONS_CHANGED } from './connection.js';
 import type { GatewayCounters } from './counters.js';
 import { ConnectionLimits, type Refusal } from './connection-limits.js';
 import { FrameRate } from './frame-rate.js';
@@ -310,7 +310,12 @@ export class Gateway {
     try {
       await this.opts.hub.userEventsLive(who.userId!);
       const now = await this.authenticate(credential, false);
-      if (now?.userId === who.userId && now.sessionId === who.sessionId && now.tokenId === who.tokenId) return true;
+      if (now?.userId === who.userId && now.sessionId === who.sessionId && now.tokenId === who.tokenId) {
+        if (now.isAdmin === who.isAdmin) return true;
+        // The announcement of an admin right given or taken away was lost (or never could reach this instance).
+        conn.close(CLOSE.policyViolation, PERMISSIONS_CHANGED);
+        return false;
+      }
       conn.close(CLOSE.policyViolation, who.tokenId !== null ? 'token revoked' : 'signed out');
       return false;
     } catch (err) {

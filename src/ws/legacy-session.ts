@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { ChatService } from '../chat/chat-service.js';
 import { toConfabError } from '../errors.js';
 import type { RoomRecord } from '../store/store.js';
-import { CLOSE, frameRateError, type Connection } from './connection.js';
+import { CLOSE, frameRateError, PERMISSIONS_CHANGED, type Connection } from './connection.js';
 import type { Hub, UserEventSink } from './hub.js';
 import { RoomFeed } from './room-feed.js';
 import type { Principal } from '../chat/principal.js';
@@ -75,6 +75,8 @@ export class LegacySession implements UserEventSink {
       (event.t === 'revoke_token' && event.tokenId === this.principal.tokenId)
     ) {
       this.conn.close(CLOSE.policyViolation, 'signed out');
+    } else if (event.t === 'permissions') {
+      this.conn.close(CLOSE.policyViolation, PERMISSIONS_CHANGED);
     } else if (event.t === 'room_removed' && event.roomId === this.room?.id) {
       this.leaveRoom();
       this.room = undefined;

@@ -87,6 +87,18 @@ test('make-admin, unmake-admin, reset-password, list-users, list-rooms; unknown 
   assert.match(unknown.err, /unknown command/);
 });
 
+/** Runs the admin tool without blocking this process (the instance under test lives in it). */
+function adminAsync(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/admin.ts', ...args], { env: { ...process.env, ...env, LOG_LEVEL: 'silent' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
 /**
  * Resets `compromised`'s password with the admin tool while an instance runs on `env`'s database: the user's open
  * socket must close with 1008, a bystander's stay open.
@@ -97,17 +109,7 @@ async function resetWhileRunning(env: Record<string, string>): Promise<void> {
     const account = await server.signUp('compromised');
     const other = await server.connect(await server.signUp('bystander'));
     const open = await server.connect(account);
-    // Run without blocking this process: the instance under test lives in it.
-    const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/admin.ts', 'reset-password', 'compromised'], {
-        env: { ...process.env, ...env, LOG_LEVEL: 'silent' },
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      child.on('close', (code) => resolve({ code, out, err }));
-    });
+    const r = await adminAsync(['reset-password', 'compromised'], env);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /every session of theirs has ended/);
     assert.deepEqual(await within(open.closed, 'the reset user\'s socket still open'), { code: 1008, reason: 'signed out' });
@@ -117,16 +119,48 @@ async function resetWhileRunning(env: Record<string, string>): Promise<void> {
   }
 }
 
-test('reset-password with REDIS_URL closes the user\'s open WebSockets on a running instance with 1008', async () => {
+/**
+ * Takes `boss`'s admin right away with the admin tool while their socket is open on an instance running on `env`:
+ * the socket must close (1008 "permissions changed"), and the one they reconnect with may no longer delete
+ * someone else's message (before, the old socket kept the admin right of its handshake).
+ */
+async function unmakeAdminWhileRunning(env: Record<string, string>): Promise<void> {
+  const server = await TestServer.start(env);
+  try {
+    const boss = await server.signUp('boss');
+    const poster = await server.connect(await server.signUp('poster'));
+    assert.equal((await adminAsync(['make-admin', 'boss'], env)).code, 0);
+    const room = await server.createRoom('town-square', { as: 'poster' });
+    expectFrame(await poster.request({ type: 'subscribe', room: room.id }), 'subscribed');
+    const first = await poster.post(room.id, 'first');
+    const second = await poster.post(room.id, 'second');
+    const admin = await server.connect(boss);
+    expectFrame(await admin.request({ type: 'delete', room: room.id, messageId: first.messageId }), 'done');
+
+    const r = await adminAsync(['unmake-admin', 'boss'], env);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(await within(admin.closed, 'the ex-admin\'s socket still open'), { code: 1008, reason: 'permissions changed' });
+    const again = await server.connect(boss);
+    const refused = expectFrame(await again.request({ type: 'delete', room: room.id, messageId: second.messageId }), 'error');
+    assert.equal(refused.code, 'forbidden');
+    expectFrame(await poster.request({ type: 'ping' }), 'pong');
+  } finally {
+    await server.close();
+  }
+}
+
+test('reset-password and unmake-admin with REDIS_URL reach a running instance: its sockets of that user close', async () => {
   const redis = await PrivateRedis.create();
   try {
     await resetWhileRunning({ DATABASE_URL: `sqlite:${path.join(dir, 'running.db')}`, REDIS_URL: redis.url });
+    await unmakeAdminWhileRunning({ DATABASE_URL: `sqlite:${path.join(dir, 'running-admin.db')}`, REDIS_URL: redis.url });
   } finally {
     await redis.stop();
   }
 });
 
-test('reset-password on the embedded default (no REDIS_URL) closes them too: the server sees the file change', async () => {
-  // No layer reaches the running server here; it notices the admin tool's commit (OTHER_WRITERS_POLL_MS).
+test('reset-password and unmake-admin on the embedded default (no REDIS_URL) too: the server polls the admin epoch', async () => {
+  // No layer reaches the running server here; it reads the epoch the tool moved (ADMIN_EPOCH_POLL_MS).
   await resetWhileRunning({ DATABASE_URL: `sqlite:${path.join(dir, 'embedded.db')}` });
+  await unmakeAdminWhileRunning({ DATABASE_URL: `sqlite:${path.join(dir, 'embedded-admin.db')}` });
 });

@@ -427,6 +427,13 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.deepEqual(await store.memberRoomIds(cy.id), []);
     });
 
+    test('the admin epoch moves by one with each bump', async () => {
+      const start = await store.adminEpoch();
+      await store.bumpAdminEpoch();
+      await store.bumpAdminEpoch();
+      assert.equal(await store.adminEpoch(), start + 2);
+    });
+
     test('room member pages: by id, the lowest `limit` of each room, every room asked for; member room ids', async () => {
       const [me, p1, p2, p3, p4, p5] = [await newUser('pe'), await newUser('pe'), await newUser('pe'), await newUser('pe'), await newUser('pe'), await newUser('pe')];
       const a = await newRoom({ ownerId: p5.id });

@@ -2,10 +2,9 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { OTHER_WRITERS_POLL_MS, SqliteStore } from '../../src/store/sqlite-store.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { StoreUnavailableError } from '../../src/store/store.js';
 import { storeContract } from './store-contract.js';
 
@@ -150,28 +149,4 @@ test('SQLite: findOrCreateDirect from four threads at once gives one room per se
     assert.deepEqual(members.join(','), key, 'members are exactly the set, added once');
   }
   await setup.close();
-});
-
-test('SQLite: watchOtherWriters is called after another connection commits, never for the store\'s own commits', async () => {
-  const file = path.join(dir, `writers-${Date.now()}.db`);
-  const server = new SqliteStore(file);
-  const heard: number[] = [];
-  const stop = server.watchOtherWriters(() => heard.push(Date.now()));
-  try {
-    const room = await server.createRoom({ name: 'own', nameKey: 'own', kind: 'public', ownerId: null, createdAt: 1 });
-    for (let i = 0; i < 20; i++) {
-      await server.insertMessage({ roomId: room.id, authorId: null, author: 'a', body: `own ${i}`, clientMsgId: null, createdAt: 2 });
-    }
-    await sleep(OTHER_WRITERS_POLL_MS * 2.5);
-    assert.deepEqual(heard, [], 'the store\'s own commits were taken for another writer\'s');
-
-    const admin = new SqliteStore(file); // as `npm run admin` opens it, in its own connection
-    await admin.createUser({ username: 'ext', usernameKey: 'ext', displayName: 'Ext', passwordHash: 'x', createdAt: 1 });
-    await admin.close();
-    await sleep(OTHER_WRITERS_POLL_MS * 2.5);
-    assert.ok(heard.length >= 1, 'another connection\'s commit went unheard');
-  } finally {
-    stop();
-    await server.close();
-  }
 });
