@@ -95,7 +95,7 @@ async function run(argv: string[]): Promise<number> {
       case 'make-admin':
       case 'unmake-admin': {
         const user = await accounts.setAdmin(needName(), command === 'make-admin');
-        if (!user.isAdmin) await store.bumpAdminEpoch();
+        await store.bumpAdminEpoch(); // a right given takes effect on open sockets too, as with REDIS_URL
         console.log(`${user.username} is ${user.isAdmin ? 'now an admin' : 'no longer an admin'}`);
         return 0;
       }

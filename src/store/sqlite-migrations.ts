@@ -143,7 +143,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     INSERT INTO messages_fts (rowid, body) SELECT new.id, new.body WHERE new.deleted_at IS NULL;
   END;
   `,
-  // 5: the admin epoch: a counter the admin tool (`npm run admin`) moves after each change that takes access away.
+  // 5: the admin epoch: a counter the admin tool (`npm run admin`) moves after each change of access.
   // An instance whose channel layer the tool cannot reach (one instance without REDIS_URL) polls it and checks its
   // connections again when it moved (src/chat/admin-epoch.ts). One row.
   `

@@ -421,8 +421,8 @@ export interface Store {
   /** Cheap round trip for readiness checks; throws when the database does not answer. */
   ping(): Promise<void>;
   /**
-   * A counter the admin tool (`npm run admin`) moves after each change that takes access away (a password reset,
-   * an admin right removed): an instance the tool's announcements cannot reach (no REDIS_URL) polls it.
+   * A counter the admin tool (`npm run admin`) moves after each change of access (a password reset, an admin
+   * right given or taken away): an instance the tool's announcements cannot reach (no REDIS_URL) polls it.
    */
   adminEpoch(): Promise<number>;
   bumpAdminEpoch(): Promise<void>;
