@@ -23,8 +23,8 @@ export const PRESENCE_MIN_INTERVAL_MS = 1000;
 /**
  * One read of a room's first members serves every member's peers for this long (from when the read settles): a
  * reconnect storm in a room of 5,000 reads the room once a second, not 5,000 times (each read was 500 rows: most of
- * a connection's cost). The list of a user's rooms is read each time (one index lookup), so a membership change,
- * or a `lastSeen`, reaches who hears of a user's presence at most this late.
+ * a connection's cost). The list of a user's rooms is kept as long, so a membership change, or a `lastSeen`,
+ * reaches who hears of a user's presence at most this late.
  */
 export const PEERS_CACHE_MS = 1000;
 
@@ -72,6 +72,8 @@ export class PresenceService {
   private readonly lastSync = new Map<number, number>();
   /** A trailing sync waiting for the end of the user's window. */
   private readonly trailing = new Map<number, NodeJS.Timeout>();
+  /** Each user's rooms as read in the last PEERS_CACHE_MS (a user's tabs, a snapshot and an announcement: one read). */
+  private readonly userRooms = new Map<number, Promise<number[]>>();
   /** Each room's first members (see `pagesOf`) as read in the last PEERS_CACHE_MS (or being read). */
   private readonly roomPages = new Map<number, Promise<PeerRecord[]>>();
 
@@ -131,11 +133,12 @@ export class PresenceService {
   }
 
   /**
-   * The user's peers, from their rooms' cached pages. Not cached per user as well: a merge made from a page near
-   * the end of its life would keep it for a second life (a removed member heard of for up to twice as long).
+   * The user's peers, merged from their rooms' cached pages each time. Not the merge is cached but its two
+   * inputs, each for PEERS_CACHE_MS: a cached merge made from a page near the end of its life would keep that page
+   * for a second life (a removed member heard of for up to twice as long).
    */
   private async peersOf(userId: number): Promise<PeerRecord[]> {
-    const roomIds = await this.store.memberRoomIds(userId);
+    const roomIds = await remembered(this.userRooms, userId, () => this.store.memberRoomIds(userId));
     return mergePeers(userId, await Promise.all(this.pagesOf(roomIds)), MAX_PRESENCE_PEERS);
   }
 
