@@ -296,3 +296,21 @@ test('receipts of one turn share one transaction; each is applied in call order,
     await store.close();
   }
 });
+
+test('last-seen times of one turn (users leaving together) share one transaction; the later of one user\'s wins', async () => {
+  const { store } = open();
+  try {
+    const users: UserRecord[] = [];
+    for (let i = 0; i < 40; i++) users.push(await user(store, `ls${i}`));
+    const before = store.lastSeenCommits;
+    await Promise.all([...users.map((u, i) => store.setLastSeen(u.id, 1000 + i)), store.setLastSeen(users[0]!.id, 5000)]);
+    assert.equal(store.lastSeenCommits - before, 1, '41 writes of one turn, one transaction');
+    assert.equal((await store.getUser(users[0]!.id))?.lastSeenAt, 5000);
+    assert.equal((await store.getUser(users[39]!.id))?.lastSeenAt, 1039);
+    await store.setLastSeen(users[1]!.id, 7);
+    await store.setLastSeen(users[2]!.id, 8);
+    assert.equal(store.lastSeenCommits - before, 3, 'awaited one by one: one each');
+  } finally {
+    await store.close();
+  }
+});
