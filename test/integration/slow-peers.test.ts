@@ -150,3 +150,34 @@ test('#15 a peer that never answers pings is cut within two heartbeat intervals,
   await watcher.close();
   watcher.assertValid();
 });
+
+test('heartbeat pings are spread over the interval (HEARTBEAT_SLOTS ticks), not sent to every connection at once', async () => {
+  // Three users of 20 tabs each (MAX_CONNECTIONS_PER_USER is 30).
+  const cookies = [await signUpAt(beating.url, 'tabs-a'), await signUpAt(beating.url, 'tabs-b'), await signUpAt(beating.url, 'tabs-c')];
+  const sockets: WebSocket[] = [];
+  const pings: number[] = [];
+  try {
+    for (let i = 0; i < 60; i++) {
+      const ws = new WebSocket(`${beating.url.replace('http', 'ws')}/ws`, { headers: { cookie: cookies[i % 3]! } });
+      ws.on('ping', () => pings.push(performance.now()));
+      sockets.push(ws);
+    }
+    await Promise.all(sockets.map((ws) => opened(ws)));
+    pings.length = 0;
+    const cutBefore = beating.gateway.counters.heartbeatTimeouts;
+    // Two whole intervals of 1 s: every connection pinged (and answering) about twice.
+    await new Promise((r) => setTimeout(r, 2100));
+    assert.ok(pings.length >= 60, `every connection pinged each interval (${pings.length} pings)`);
+    // 60 connections over 30 slots: about 2 per tick, 33 ms apart; all at once would put 60 in one window.
+    pings.sort((a, b) => a - b);
+    let most = 0;
+    for (let i = 0, j = 0; i < pings.length; i++) {
+      while (pings[i]! - pings[j]! > 50) j++;
+      most = Math.max(most, i - j + 1);
+    }
+    assert.ok(most <= 20, `at most a third of the connections pinged within 50 ms (${most})`);
+    assert.equal(beating.gateway.counters.heartbeatTimeouts, cutBefore, 'answering peers are never cut');
+  } finally {
+    for (const ws of sockets) ws.terminate();
+  }
+});
