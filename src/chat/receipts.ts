@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { ConfabError } from '../errors.js';
 import type { ChannelLayer, LayerHandler } from '../layer/layer.js';
-import type { CursorRecord, Store } from '../store/store.js';
+import type { CursorRecord, Store, UnreadRecord } from '../store/store.js';
 import type { Principal } from './principal.js';
 import { userGroup, type UserEvent } from './user-events.js';
 
@@ -47,7 +47,12 @@ export class ReceiptService {
     const change: CursorChange = { ...after, roomId: req.roomId };
     this.publish(receiptsGroup(req.roomId), JSON.stringify(change));
     if (before.readSeq !== after.readSeq) {
-      const rooms = await this.store.unreadSummaries(p.userId, req.roomId);
+      // Read up to the room's last message (most receipts): nothing is unread and nothing mentions the reader
+      // after it, so the summary is known without a store read; otherwise the counts are read.
+      const rooms: UnreadRecord[] =
+        after.readSeq >= move.lastSeq
+          ? [{ roomId: req.roomId, lastSeq: move.lastSeq, readSeq: after.readSeq, unread: 0, mentions: 0, notify: move.notify }]
+          : await this.store.unreadSummaries(p.userId, req.roomId);
       const event: UserEvent = { t: 'unread', rooms };
       this.publish(userGroup(p.userId), JSON.stringify(event));
     }

@@ -722,8 +722,8 @@ export class PostgresStore implements Store {
   async moveCursors(roomId: number, userId: number, delivered: number | null, read: number | null): Promise<CursorMove | null> {
     return this.tx(async (c) => {
       // FOR UPDATE orders two tabs moving the same cursor, so `before` is what the winner replaced.
-      const { rows } = await c.query<CursorRow & { last_seq: number }>(
-        `SELECT rm.user_id, rm.delivered_seq, rm.read_seq, u.private_receipts, r.last_seq FROM room_members rm
+      const { rows } = await c.query<CursorRow & { last_seq: number; notify: NotifyLevel }>(
+        `SELECT rm.user_id, rm.delivered_seq, rm.read_seq, u.private_receipts, r.last_seq, rm.notify FROM room_members rm
          JOIN users u ON u.id = rm.user_id JOIN rooms r ON r.id = rm.room_id
          WHERE rm.room_id = $1 AND rm.user_id = $2 FOR UPDATE OF rm`,
         [roomId, userId],
@@ -741,7 +741,7 @@ export class PostgresStore implements Store {
           userId,
         ]);
       }
-      return { before, after: { ...before, deliveredSeq, readSeq } };
+      return { before, after: { ...before, deliveredSeq, readSeq }, lastSeq: row.last_seq, notify: row.notify };
     });
   }
 

@@ -223,8 +223,8 @@ export class SqliteStore implements Store {
       insertMention: db.prepare<[number, number, number]>(
         'INSERT INTO mentions (room_id, seq, user_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
       ),
-      cursor: db.prepare<[number, number], CursorRow & { last_seq: number }>(
-        `SELECT rm.user_id, rm.delivered_seq, rm.read_seq, u.private_receipts, r.last_seq FROM room_members rm
+      cursor: db.prepare<[number, number], CursorRow & { last_seq: number; notify: NotifyLevel }>(
+        `SELECT rm.user_id, rm.delivered_seq, rm.read_seq, u.private_receipts, r.last_seq, rm.notify FROM room_members rm
          JOIN users u ON u.id = rm.user_id JOIN rooms r ON r.id = rm.room_id WHERE rm.room_id = ? AND rm.user_id = ?`,
       ),
       setCursors: db.prepare<[number, number, number, number]>(
@@ -394,7 +394,7 @@ export class SqliteStore implements Store {
         if (readSeq !== row.read_seq || deliveredSeq !== row.delivered_seq) {
           this.stmt.setCursors.run(deliveredSeq, readSeq, roomId, userId);
         }
-        return { before, after: { ...before, deliveredSeq, readSeq } };
+        return { before, after: { ...before, deliveredSeq, readSeq }, lastSeq: row.last_seq, notify: row.notify };
       },
     );
 

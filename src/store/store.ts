@@ -242,6 +242,9 @@ export interface CursorRecord {
 export interface CursorMove {
   before: CursorRecord;
   after: CursorRecord;
+  /** The room's last seq and the member's notification level, as the move read them. */
+  lastSeq: number;
+  notify: NotifyLevel;
 }
 
 /** A member's unread state in one room. */

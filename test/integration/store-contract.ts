@@ -366,6 +366,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.deepEqual([move?.after.deliveredSeq, move?.after.readSeq], [5, 5], 'delivered raised to read');
       move = await store.moveCursors(r.id, ben.id, 99, 99);
       assert.deepEqual([move?.after.deliveredSeq, move?.after.readSeq], [5, 5], 'clamped to lastSeq');
+      assert.deepEqual([move?.lastSeq, move?.notify], [5, 'default'], 'where the room stood, and the member\'s level');
+      await store.setNotifyLevel(r.id, ben.id, 'mentions');
+      assert.equal((await store.moveCursors(r.id, ben.id, null, null))?.notify, 'mentions');
       assert.equal(await store.moveCursors(r.id, out.id, 1, 1), null);
       const cursors = await store.listCursors(r.id);
       assert.deepEqual(
