@@ -141,13 +141,19 @@ export class SqliteStore implements Store {
    * Receipts are group-committed too: every member of a busy room acknowledges several times a second, and one
    * fsync per receipt made the disk, not the CPU, the limit of a room with receipts on.
    */
-  private readonly cursorMoves = new GroupCommit<CursorRequest, CursorMove | null>((batch) => this.commitCursorMoves(batch));
+  private readonly cursorMoves = new GroupCommit<CursorRequest, CursorMove | null>((batch) =>
+    // Each move is a savepoint of the batch's transaction (moveCursorsTx is a nested better-sqlite3 transaction).
+    this.commitEach(batch, (c) => this.moveCursorsTx(c.roomId, c.userId, c.delivered, c.read)),
+  );
   /**
    * Last-seen times too: when many users leave at once (a network blip, clients cut off together), each one's
    * presence sync writes one, and a commit each (an fsync) held the event loop for about a third of a second per
    * 1,000 users (seen in a profile of the bench's disconnects).
    */
-  private readonly lastSeenWrites = new GroupCommit<{ userId: number; at: number }, void>((batch) => this.commitLastSeen(batch));
+  private readonly lastSeenWrites = new GroupCommit<{ userId: number; at: number }, void>((batch) =>
+    // In call order: the later of one user's times wins.
+    this.commitEach(batch, (w) => void this.stmt.setLastSeen.run(w.at, w.userId)),
+  );
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -428,26 +434,13 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** One transaction for a batch of cursor moves (each a savepoint); a database error fails the batch. */
-  private commitCursorMoves(batch: CursorRequest[]): Array<Outcome<CursorMove | null>> {
+  /**
+   * One transaction for a batch whose items cannot fail alone (cursor moves, last-seen times), applied in call
+   * order; a database error fails the whole batch.
+   */
+  private commitEach<I, O>(batch: I[], apply: (item: I) => O): Array<Outcome<O>> {
     try {
-      return db_immediate(this.db, () =>
-        batch.map((c) => ({ ok: true, value: this.moveCursorsTx(c.roomId, c.userId, c.delivered, c.read) })),
-      );
-    } catch (err) {
-      throw translated(err);
-    }
-  }
-
-  /** One transaction for a batch of last-seen times, in call order (the later of one user's wins). */
-  private commitLastSeen(batch: Array<{ userId: number; at: number }>): Array<Outcome<void>> {
-    try {
-      return db_immediate(this.db, () =>
-        batch.map((w): Outcome<void> => {
-          this.stmt.setLastSeen.run(w.at, w.userId);
-          return { ok: true, value: undefined };
-        }),
-      );
+      return db_immediate(this.db, () => batch.map((item): Outcome<O> => ({ ok: true, value: apply(item) })));
     } catch (err) {
       throw translated(err);
     }
