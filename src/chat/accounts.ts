@@ -196,11 +196,10 @@ export class AccountService {
     return user;
   }
 
-  /** Admin: grants or withdraws admin rights. */
   /**
-   * Gives or takes away the admin right. An open WebSocket holds the principal of its handshake, so when the right
-   * changed every instance is told and closes the user's connections, which come back with the new one (an
-   * ex-admin must not keep deleting others' messages over a socket opened before).
+   * Admin: gives or takes away the admin right. An open WebSocket holds the principal of its handshake, so when
+   * the right changed every instance is told and closes the user's connections, which come back with the new one
+   * (an ex-admin must not keep deleting others' messages over a socket opened before).
    */
   async setAdmin(username: string, isAdmin: boolean): Promise<UserRecord> {
     const user = await this.requireUser(username);

@@ -2,9 +2,9 @@
  * The admin tool (`npm run admin`) is a process of its own. With REDIS_URL it announces what it did on the
  * channel layer like any instance; without it (one instance, the in-process layer) nothing it publishes can
  * reach the running server, whose open sockets of a user whose password was just reset would stay open. So after
- * each change of access (a password reset, an admin right given or taken away) the tool also moves the store's admin epoch, and an instance without a
- * shared layer polls it: when it moved, every connection is checked again (credential and rooms) and cached
- * memberships are dropped, as after a lost announcement. Other writers to the database (a backup or replication
+ * each change of access (a password reset, an admin right given or taken away) the tool also moves the store's
+ * admin epoch, and an instance without a shared layer polls it: when it moved, every connection is checked again
+ * (credential, admin right and rooms) and cached memberships are dropped, as after a lost announcement. Other writers to the database (a backup or replication
  * tool) leave the epoch alone and cause nothing.
  */
 import type { Logger } from 'pino';
