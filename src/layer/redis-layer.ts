@@ -38,6 +38,12 @@ export class RedisLayer implements ChannelLayer {
   private lastBeat = Date.now();
   /** Set when delivery may have been lost; cleared (and listeners told) by the next heartbeat. */
   private lost = false;
+  /**
+   * SUBSCRIBEs that `subscribe` stopped waiting for and Redis has not confirmed yet: messages published to
+   * those groups meanwhile never reach this instance, so when the last of them is confirmed the recovery
+   * listeners run (once for all of them) and receivers re-read from the store.
+   */
+  private lateSubscribes = 0;
   private closed = false;
 
   constructor(
@@ -72,7 +78,7 @@ export class RedisLayer implements ChannelLayer {
       this.groups.set(group, (handlers = new Set()));
       // While Redis is away, go on: autoResubscribe makes the subscription live on reconnect and the recovery
       // re-read covers what was published meanwhile.
-      await this.confirmation(this.sub.subscribe(PREFIX + group), group);
+      await this.confirmation(this.sub.subscribe(PREFIX + group), group, true);
     }
     handlers.add(handler);
   }
@@ -85,21 +91,31 @@ export class RedisLayer implements ChannelLayer {
     this.groups.delete(group);
     // Not waited for while Redis is away either (a graceful stop during an outage would never end); until it
     // takes effect, a message for the group finds no handler and is dropped.
-    await this.confirmation(this.sub.unsubscribe(PREFIX + group), group);
+    await this.confirmation(this.sub.unsubscribe(PREFIX + group), group, false);
   }
 
   /**
    * Waits for Redis to confirm a SUBSCRIBE or UNSUBSCRIBE, at most REDIS_SUBSCRIBE_WAIT_MS: while Redis is away
-   * the command waits in the subscriber's queue (it is sent on reconnect) and the caller goes on.
+   * (or slow) the command waits in the subscriber's queue (it is sent on reconnect) and the caller goes on.
+   * The caller then takes the group for live, and what is published to it before Redis takes the SUBSCRIBE is
+   * lost to this instance: a late SUBSCRIBE counts as a loss, healed by a recovery once it is confirmed.
    */
-  private async confirmation(command: Promise<unknown>, group: string): Promise<void> {
+  private async confirmation(command: Promise<unknown>, group: string, subscribing: boolean): Promise<void> {
     const done = command.then(
       () => {},
       (err: unknown) => this.log.debug({ err, group }, 'redis subscription change deferred'),
     );
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([done, new Promise((r) => (timer = setTimeout(r, REDIS_SUBSCRIBE_WAIT_MS)))]);
+    const waited = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), REDIS_SUBSCRIBE_WAIT_MS)));
+    const late = await Promise.race([done.then(() => false), waited]);
     clearTimeout(timer);
+    if (!late || !subscribing) return;
+    this.lateSubscribes++;
+    void done.then(() => {
+      if (--this.lateSubscribes > 0 || this.closed) return;
+      this.log.info({ group }, 'redis confirmed subscriptions late; re-reading what they may have missed');
+      this.recovered();
+    });
   }
 
   async publish(group: string, payload: string): Promise<void> {
@@ -107,7 +123,7 @@ export class RedisLayer implements ChannelLayer {
   }
 
   healthy(): boolean {
-    return !this.lost && this.pub.status === 'ready' && this.sub.status === 'ready';
+    return !this.lost && this.lateSubscribes === 0 && this.pub.status === 'ready' && this.sub.status === 'ready';
   }
 
   onRecovered(listener: () => void): void {
@@ -128,13 +144,7 @@ export class RedisLayer implements ChannelLayer {
       if (this.lost) {
         this.lost = false;
         this.log.info('redis channel layer recovered; re-reading what the outage may have swallowed');
-        for (const l of this.recoveredListeners) {
-          try {
-            l();
-          } catch (err) {
-            this.log.error({ err }, 'recovery listener failed');
-          }
-        }
+        this.recovered();
       }
       return;
     }
@@ -156,6 +166,16 @@ export class RedisLayer implements ChannelLayer {
       this.markLost('redis subscription went deaf');
       this.lastBeat = Date.now();
       this.sub.disconnect(true);
+    }
+  }
+
+  private recovered(): void {
+    for (const l of this.recoveredListeners) {
+      try {
+        l();
+      } catch (err) {
+        this.log.error({ err }, 'recovery listener failed');
+      }
     }
   }
 

@@ -317,8 +317,9 @@ export class Gateway {
    * reach the new socket, so once the session listens the credential is checked again (a read, no write). One more
    * credential look-up per connection; if the store cannot answer, the socket stays (its next request is checked
    * anyway). Where Redis is slow to confirm the subscription (past REDIS_SUBSCRIBE_WAIT_MS) the check may run
-   * before it is live: a narrower window, not none. The same check runs again in every recheck (recheckAll:
-   * after a channel-layer outage, or when an instance asks for one). Answers whether the credential still
+   * before it is live; the layer then reports a recovery once Redis confirms, and that runs recheckAll. The same
+   * check runs again in every recheck (recheckAll: after a channel-layer outage, or when an instance asks for
+   * one). Answers whether the credential still
    * stands (false: the connection was closed with 1008).
    */
   private async recheck({ conn, who, credential }: Tracked): Promise<boolean> {

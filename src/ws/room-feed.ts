@@ -56,8 +56,8 @@ export class RoomFeed implements RoomSubscriber {
    * (a fresh subscribe, a resume with nothing missed: most of a reconnect storm) the first store read is skipped,
    * as it could only find messages committed after that read, and those are published after their commit, so
    * after the join: they arrive live. (Where Redis confirmed the join's SUBSCRIBE only after REDIS_SUBSCRIBE_WAIT_MS,
-   * such a message can miss the feed, as one committed after the first read could before: the next message of
-   * the room skips ahead and heals it from the store, and an outage ends in a resync.)
+   * such a message misses the live path, as one committed after a first read would; the layer counts the late
+   * confirmation as a loss and its recovery resyncs every feed from the store.)
    */
   async replayFrom(since: number, storeAt?: number): Promise<void> {
     this.cursor = since;

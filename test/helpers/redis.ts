@@ -53,14 +53,18 @@ export class PrivateRedis {
 }
 
 /**
- * A TCP proxy from a local port to a target. `blackhole()` keeps connections open but forwards nothing (a
- * half-dead network path); `cut()` drops them and refuses new ones (a path that is gone); `heal()` drops those
- * connections and forwards new ones again.
+ * A TCP proxy from a local port to a target. `lag(ms)` delays what clients send (a slow path); `blackhole()`
+ * keeps connections open but forwards nothing (a half-dead network path); `cut()` drops them and refuses new
+ * ones (a path that is gone); `heal()` drops those connections and forwards new ones again.
  */
 export class CuttableProxy {
   private readonly sockets = new Set<net.Socket>();
   private readonly server: net.Server;
   private silent = false;
+  /** Client-to-server bytes are held this long before being forwarded, in order (a slow path to Redis). */
+  private lagMs = 0;
+  /** When the last held write goes out: a later one never overtakes it. */
+  private lastDue = 0;
   /** Cut: connections are dropped and new ones refused, as if the path to Redis were gone. */
   private down = false;
   port = 0;
@@ -88,7 +92,13 @@ export class CuttableProxy {
       s.on('error', () => s.destroy());
     }
     client.on('data', (d: Buffer) => {
-      if (!this.silent) upstream.write(d);
+      if (this.silent) return;
+      const due = Math.max(Date.now() + this.lagMs, this.lastDue);
+      if (due <= Date.now()) return void upstream.write(d);
+      this.lastDue = due;
+      setTimeout(() => {
+        if (!this.silent) upstream.write(d);
+      }, due - Date.now());
     });
     upstream.on('data', (d: Buffer) => {
       if (!this.silent) client.write(d);
@@ -104,6 +114,11 @@ export class CuttableProxy {
   /** Silently stops forwarding in both directions; sockets stay open. */
   blackhole(): void {
     this.silent = true;
+  }
+
+  /** Holds what the client sends for `ms` before forwarding it (0: forward at once again). */
+  lag(ms: number): void {
+    this.lagMs = ms;
   }
 
   /** Drops every connection and refuses new ones until `heal()`: the other side sees its connections close. */

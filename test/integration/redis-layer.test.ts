@@ -1,12 +1,13 @@
 /**
  * The Redis channel layer against a private redis-server: delivery between two instances' layers, failing
- * fast while Redis is away, subscriptions made during the outage, and the recovery signal afterwards.
+ * fast while Redis is away, subscriptions made during the outage or confirmed late, and the recovery signal
+ * afterwards.
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { pino } from 'pino';
-import { RedisLayer } from '../../src/layer/redis-layer.js';
-import { PrivateRedis } from '../helpers/redis.js';
+import { REDIS_SUBSCRIBE_WAIT_MS, RedisLayer } from '../../src/layer/redis-layer.js';
+import { CuttableProxy, PrivateRedis } from '../helpers/redis.js';
 
 const log = pino({ level: 'silent' });
 const redis = await PrivateRedis.create();
@@ -24,6 +25,8 @@ const until = async (cond: () => boolean, what: string) => {
 };
 
 test('a payload published by one instance reaches the subscribers of every instance, in order', async () => {
+  // Publishing fails fast until the publisher is connected (no offline queue): wait for both to be up.
+  await until(() => a.healthy() && b.healthy(), 'healthy');
   const got: string[] = [];
   await b.subscribe('room.1', (p) => got.push(`b:${p}`));
   await a.subscribe('room.1', (p) => got.push(`a:${p}`));
@@ -31,7 +34,6 @@ test('a payload published by one instance reaches the subscribers of every insta
   await until(() => got.length === 6, 'six deliveries');
   assert.deepEqual(got.filter((g) => g.startsWith('b:')), ['b:x', 'b:y', 'b:z']);
   assert.deepEqual(got.filter((g) => g.startsWith('a:')), ['a:x', 'a:y', 'a:z']);
-  await until(() => a.healthy() && b.healthy(), 'healthy');
 });
 
 test('#18 while Redis is away: publish fails fast, health says so; once back: recovery is signalled and delivery resumes', async () => {
@@ -48,4 +50,32 @@ test('#18 while Redis is away: publish fails fast, health says so; once back: re
   await a.publish('room.2', 'after');
   await until(() => got.includes('after'), 'delivery after the outage');
   assert.ok(!got.includes('lost'));
+});
+
+test('a SUBSCRIBE Redis confirms only after the wait counts as a loss: unhealthy until confirmed, then one recovery for all of them', async () => {
+  const proxy = await CuttableProxy.create(redis.port);
+  const slow = new RedisLayer(proxy.url, log);
+  try {
+    await until(() => slow.healthy(), 'healthy through the proxy');
+    let recovered = 0;
+    slow.onRecovered(() => recovered++);
+    const got: string[] = [];
+    // Redis takes the SUBSCRIBEs half a second after `subscribe` stopped waiting for them.
+    proxy.lag(REDIS_SUBSCRIBE_WAIT_MS + 500);
+    await Promise.all(['room.late.1', 'room.late.2', 'room.late.3'].map((g) => slow.subscribe(g, (p) => got.push(`${g}:${p}`))));
+    assert.ok(!slow.healthy(), 'unhealthy while subscriptions the caller takes for live are not');
+    // Published before Redis takes the SUBSCRIBE: this instance never hears it, so only a re-read can heal it.
+    await b.publish('room.late.1', 'missed');
+    assert.equal(recovered, 0);
+    await until(() => recovered > 0 && slow.healthy(), 'recovery once Redis confirmed');
+    proxy.lag(0);
+    // The recovery came once the subscriptions were live, so a store read made in it misses nothing after it.
+    await b.publish('room.late.2', 'live');
+    await until(() => got.includes('room.late.2:live'), 'live delivery after the late confirmation');
+    assert.ok(!got.includes('room.late.1:missed'));
+    assert.equal(recovered, 1, 'one recovery for the three late subscriptions');
+  } finally {
+    await slow.close();
+    await proxy.close();
+  }
 });
