@@ -138,10 +138,9 @@ export class AccountService {
   async authenticateSession(secret: string, touch = true): Promise<SessionAuth | null> {
     if (secret.length === 0 || secret.length > MAX_SECRET_CHARS) return null;
     const now = Date.now();
-    const session = await this.store.findSession(hashSecret(secret), now);
-    if (!session) return null;
-    const user = await this.store.getUser(session.userId);
-    if (!user) return null;
+    const found = await this.store.findSession(hashSecret(secret), now);
+    if (!found) return null;
+    const { session, user } = found;
     let renewedUntil: number | null = null;
     if (touch && session.expiresAt - now < this.sessionTtlMs / 2) {
       renewedUntil = now + this.sessionTtlMs;
@@ -154,10 +153,9 @@ export class AccountService {
   async authenticateBearer(secret: string, touch = true): Promise<Principal | null> {
     if (!secret.startsWith(API_TOKEN_PREFIX)) return (await this.authenticateSession(secret, touch))?.principal ?? null;
     if (secret.length > MAX_SECRET_CHARS) return null;
-    const token = await this.store.findApiToken(hashSecret(secret));
-    if (!token) return null;
-    const user = await this.store.getUser(token.userId);
-    if (!user) return null;
+    const found = await this.store.findApiToken(hashSecret(secret));
+    if (!found) return null;
+    const { token, user } = found;
     if (touch) await this.store.touchApiToken(token.id, Date.now());
     return userPrincipal(user, { tokenId: token.id });
   }

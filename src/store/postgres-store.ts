@@ -8,6 +8,8 @@ import pg from 'pg';
 import {
   REPLY_EXCERPT_CHARS,
   ROOM_COLUMNS,
+  SESSION_HOLDER_SELECT,
+  TOKEN_HOLDER_SELECT,
   SESSION_COLUMNS,
   TOKEN_COLUMNS,
   attachRelated,
@@ -20,7 +22,9 @@ import {
   toMessage,
   toRoom,
   toSession,
+  toSessionHolder,
   toToken,
+  toTokenHolder,
   toUnread,
   toUser,
   type AttachmentRow,
@@ -30,7 +34,9 @@ import {
   type ReactionRow,
   type ReplyRow,
   type RoomRow,
+  type SessionHolderRow,
   type SessionRow,
+  type TokenHolderRow,
   type TokenRow,
   type UnreadRow,
   type UserRow,
@@ -62,7 +68,9 @@ import {
   type NewUser,
   type ReactionChange,
   type RoomRecord,
+  type SessionHolder,
   type SessionRecord,
+  type TokenHolder,
   type Store,
   type UserRecord,
 } from './store.js';
@@ -371,12 +379,12 @@ export class PostgresStore implements Store {
     return toSession(row!);
   }
 
-  async findSession(tokenHash: string, now: number): Promise<SessionRecord | null> {
-    const row = await this.one<SessionRow>(
-      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
-      [tokenHash, now],
-    );
-    return row ? toSession(row) : null;
+  async findSession(tokenHash: string, now: number): Promise<SessionHolder | null> {
+    const row = await this.one<SessionHolderRow>(`${SESSION_HOLDER_SELECT} WHERE s.token_hash = $1 AND s.expires_at > $2`, [
+      tokenHash,
+      now,
+    ]);
+    return row ? toSessionHolder(row) : null;
   }
 
   async extendSession(sessionId: number, expiresAt: number): Promise<void> {
@@ -399,12 +407,9 @@ export class PostgresStore implements Store {
     return toToken(row!);
   }
 
-  async findApiToken(tokenHash: string): Promise<ApiTokenRecord | null> {
-    const row = await this.one<TokenRow>(
-      `SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1`,
-      [tokenHash],
-    );
-    return row ? toToken(row) : null;
+  async findApiToken(tokenHash: string): Promise<TokenHolder | null> {
+    const row = await this.one<TokenHolderRow>(`${TOKEN_HOLDER_SELECT} WHERE t.token_hash = $1`, [tokenHash]);
+    return row ? toTokenHolder(row) : null;
   }
 
   async listApiTokens(userId: number): Promise<ApiTokenRecord[]> {

@@ -15,7 +15,9 @@ import type {
   ReplyRecord,
   RoomKind,
   RoomRecord,
+  SessionHolder,
   SessionRecord,
+  TokenHolder,
   UnreadRecord,
   UserRecord,
 } from './store.js';
@@ -48,6 +50,19 @@ export interface SessionRow {
   user_id: number;
   created_at: number;
   expires_at: number;
+}
+
+export interface SessionHolderRow extends UserRow {
+  session_id: number;
+  session_created_at: number;
+  expires_at: number;
+}
+
+export interface TokenHolderRow extends UserRow {
+  token_id: number;
+  token_name: string;
+  token_created_at: number;
+  last_used_at: number | null;
 }
 
 export interface TokenRow {
@@ -134,6 +149,12 @@ export const ROOM_COLUMNS = 'r.id, r.name, r.kind, r.owner_id, r.created_at, r.l
 export const SESSION_COLUMNS = 'id, user_id, created_at, expires_at';
 /** Columns of an API token (never its hash). */
 export const TOKEN_COLUMNS = 'id, user_id, name, created_at, last_used_at';
+/** A session joined to its user; the caller adds the WHERE on `s.token_hash` and `s.expires_at`. */
+export const SESSION_HOLDER_SELECT = `SELECT s.id AS session_id, s.created_at AS session_created_at, s.expires_at, u.*
+  FROM sessions s JOIN users u ON u.id = s.user_id`;
+/** An API token joined to its user; the caller adds the WHERE on `t.token_hash`. */
+export const TOKEN_HOLDER_SELECT = `SELECT t.id AS token_id, t.name AS token_name, t.created_at AS token_created_at,
+  t.last_used_at, u.* FROM api_tokens t JOIN users u ON u.id = t.user_id`;
 
 export const toRoom = (r: RoomRow): RoomRecord => ({
   id: r.id,
@@ -168,6 +189,16 @@ export const toToken = (r: TokenRow): ApiTokenRecord => ({
   name: r.name,
   createdAt: r.created_at,
   lastUsedAt: r.last_used_at,
+});
+
+export const toSessionHolder = (r: SessionHolderRow): SessionHolder => ({
+  session: { id: r.session_id, userId: r.id, createdAt: r.session_created_at, expiresAt: r.expires_at },
+  user: toUser(r),
+});
+
+export const toTokenHolder = (r: TokenHolderRow): TokenHolder => ({
+  token: { id: r.token_id, userId: r.id, name: r.token_name, createdAt: r.token_created_at, lastUsedAt: r.last_used_at },
+  user: toUser(r),
 });
 
 export const toMember = (r: MemberRow): MemberRecord => ({

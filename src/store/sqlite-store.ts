@@ -16,6 +16,8 @@ import path from 'node:path';
 import {
   REPLY_EXCERPT_CHARS,
   ROOM_COLUMNS,
+  SESSION_HOLDER_SELECT,
+  TOKEN_HOLDER_SELECT,
   attachRelated,
   attachTargets,
   relatedIdsOf,
@@ -26,7 +28,9 @@ import {
   toMessage,
   toRoom,
   toSession,
+  toSessionHolder,
   toToken,
+  toTokenHolder,
   toUnread,
   toUser,
   type AttachmentRow,
@@ -36,7 +40,9 @@ import {
   type ReactionRow,
   type ReplyRow,
   type RoomRow,
+  type SessionHolderRow,
   type SessionRow,
+  type TokenHolderRow,
   type TokenRow,
   type UnreadRow,
   type UserRow,
@@ -70,7 +76,9 @@ import {
   type ReactionChange,
   type RoomKind,
   type RoomRecord,
+  type SessionHolder,
   type SessionRecord,
+  type TokenHolder,
   type Store,
   type UserRecord,
 } from './store.js';
@@ -206,8 +214,8 @@ export class SqliteStore implements Store {
       createSession: db.prepare<[string, number, number, number], SessionRow>(
         'INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING id, user_id, created_at, expires_at',
       ),
-      findSession: db.prepare<[string, number], SessionRow>(
-        'SELECT id, user_id, created_at, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?',
+      findSession: db.prepare<[string, number], SessionHolderRow>(
+        `${SESSION_HOLDER_SELECT} WHERE s.token_hash = ? AND s.expires_at > ?`,
       ),
       extendSession: db.prepare<[number, number]>('UPDATE sessions SET expires_at = ? WHERE id = ?'),
       deleteSession: db.prepare<[number]>('DELETE FROM sessions WHERE id = ?'),
@@ -215,9 +223,7 @@ export class SqliteStore implements Store {
       createToken: db.prepare<[string, number, string, number], TokenRow>(
         'INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES (?, ?, ?, ?) RETURNING id, user_id, name, created_at, last_used_at',
       ),
-      findToken: db.prepare<[string], TokenRow>(
-        'SELECT id, user_id, name, created_at, last_used_at FROM api_tokens WHERE token_hash = ?',
-      ),
+      findToken: db.prepare<[string], TokenHolderRow>(`${TOKEN_HOLDER_SELECT} WHERE t.token_hash = ?`),
       listTokens: db.prepare<[number], TokenRow>(
         'SELECT id, user_id, name, created_at, last_used_at FROM api_tokens WHERE user_id = ? ORDER BY id',
       ),
@@ -646,10 +652,10 @@ export class SqliteStore implements Store {
     return this.run(() => toSession(this.stmt.createSession.get(tokenHash, userId, createdAt, expiresAt)!));
   }
 
-  findSession(tokenHash: string, now: number): Promise<SessionRecord | null> {
+  findSession(tokenHash: string, now: number): Promise<SessionHolder | null> {
     return this.run(() => {
       const row = this.stmt.findSession.get(tokenHash, now);
-      return row ? toSession(row) : null;
+      return row ? toSessionHolder(row) : null;
     });
   }
 
@@ -669,10 +675,10 @@ export class SqliteStore implements Store {
     return this.run(() => toToken(this.stmt.createToken.get(tokenHash, userId, name, createdAt)!));
   }
 
-  findApiToken(tokenHash: string): Promise<ApiTokenRecord | null> {
+  findApiToken(tokenHash: string): Promise<TokenHolder | null> {
     return this.run(() => {
       const row = this.stmt.findToken.get(tokenHash);
-      return row ? toToken(row) : null;
+      return row ? toTokenHolder(row) : null;
     });
   }
 

@@ -68,6 +68,18 @@ export interface ApiTokenRecord {
   lastUsedAt: number | null;
 }
 
+/** A live session with the user it signs in, read together: every request and handshake needs both. */
+export interface SessionHolder {
+  session: SessionRecord;
+  user: UserRecord;
+}
+
+/** An API token with the user it acts for, read together (as SessionHolder). */
+export interface TokenHolder {
+  token: ApiTokenRecord;
+  user: UserRecord;
+}
+
 /** A room member as lists show it. */
 export interface MemberRecord {
   userId: number;
@@ -348,15 +360,19 @@ export interface Store {
   setAdmin(userId: number, isAdmin: boolean): Promise<void>;
 
   createSession(tokenHash: string, userId: number, createdAt: number, expiresAt: number): Promise<SessionRecord>;
-  /** The live session of a token hash, or null when unknown or expired at `now`. */
-  findSession(tokenHash: string, now: number): Promise<SessionRecord | null>;
+  /**
+   * The live session of a token hash and its user (one look-up: each authentication is on the path of every
+   * request and handshake), or null when unknown or expired at `now`.
+   */
+  findSession(tokenHash: string, now: number): Promise<SessionHolder | null>;
   extendSession(sessionId: number, expiresAt: number): Promise<void>;
   deleteSession(sessionId: number): Promise<void>;
   /** Deletes every session of the user and returns their ids (sign out everywhere, password change). */
   deleteUserSessions(userId: number): Promise<number[]>;
 
   createApiToken(tokenHash: string, userId: number, name: string, createdAt: number): Promise<ApiTokenRecord>;
-  findApiToken(tokenHash: string): Promise<ApiTokenRecord | null>;
+  /** The API token of a hash and its user, or null when unknown (one look-up, as findSession). */
+  findApiToken(tokenHash: string): Promise<TokenHolder | null>;
   listApiTokens(userId: number): Promise<ApiTokenRecord[]>;
   /** Deletes the user's token; returns whether it existed. */
   deleteApiToken(userId: number, tokenId: number): Promise<boolean>;

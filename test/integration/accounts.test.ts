@@ -327,7 +327,7 @@ test('#2 sessions expire: an expired session is refused on HTTP and at the hands
 
     // The cookie from sign-up lives SESSION_TTL_HOURS (the server's clock, read from the store).
     const token = account.cookie.split('=')[1]!;
-    const live = await store.findSession(hashSecret(token), now);
+    const live = (await store.findSession(hashSecret(token), now))?.session;
     assert.ok(live);
     assert.equal(live.expiresAt - live.createdAt, hour);
     const freshUse = await me(s, account);
@@ -341,7 +341,7 @@ test('#2 sessions expire: an expired session is refused on HTTP and at the hands
     assert.equal(sessionCookieOf(used.headers), aging.cookie, 'the same session, re-set');
     const expires = used.headers.getSetCookie().find((l) => l.startsWith('confab_session='))!;
     assert.match(expires, /; Expires=/i);
-    const renewed = await store.findSession(hashSecret(aging.cookie.split('=')[1]!), Date.now());
+    const renewed = (await store.findSession(hashSecret(aging.cookie.split('=')[1]!), Date.now()))?.session;
     assert.ok(renewed && renewed.expiresAt > aging.session.expiresAt, 'expiry moved forward');
     assert.equal(new Date(/Expires=([^;]+)/i.exec(expires)![1]!).getTime(), Math.floor(renewed.expiresAt / 1000) * 1000);
   } finally {

@@ -198,12 +198,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       const other = await newUser();
       const s1 = await store.createSession('hash-1', u.id, 100, 1000);
       assert.deepEqual(s1, { id: s1.id, userId: u.id, createdAt: 100, expiresAt: 1000 });
-      assert.deepEqual(await store.findSession('hash-1', 999), s1);
+      assert.deepEqual(await store.findSession('hash-1', 999), { session: s1, user: u }, 'with its user, in one look-up');
       assert.equal(await store.findSession('hash-1', 1000), null, 'expired at expiresAt');
       assert.equal(await store.findSession('hash-1', 5000), null);
       assert.equal(await store.findSession('unknown', 0), null);
       await store.extendSession(s1.id, 6000);
-      assert.equal((await store.findSession('hash-1', 5000))?.expiresAt, 6000, 'extended');
+      assert.equal((await store.findSession('hash-1', 5000))?.session.expiresAt, 6000, 'extended');
       await assert.rejects(store.createSession('hash-1', u.id, 1, 2), StoreConflictError, 'token hashes are unique');
 
       await store.deleteSession(s1.id);
@@ -214,7 +214,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.deepEqual((await store.deleteUserSessions(u.id)).sort((a, b) => a - b), [s2.id, s3.id].sort((a, b) => a - b));
       assert.equal(await store.findSession('hash-2', 0), null);
       assert.equal(await store.findSession('hash-3', 0), null);
-      assert.deepEqual(await store.findSession('hash-4', 0), kept, "another user's session is untouched");
+      assert.deepEqual(await store.findSession('hash-4', 0), { session: kept, user: other }, "another user's session is untouched");
       assert.deepEqual(await store.deleteUserSessions(u.id), [], 'nothing left');
     });
 
@@ -225,11 +225,11 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.deepEqual(t1, { id: t1.id, userId: u.id, name: 'bot', createdAt: 50, lastUsedAt: null });
       const t2 = await store.createApiToken('tok-2', u.id, 'script', 60);
       await store.createApiToken('tok-3', other.id, 'theirs', 70);
-      assert.deepEqual(await store.findApiToken('tok-1'), t1);
+      assert.deepEqual(await store.findApiToken('tok-1'), { token: t1, user: u }, 'with its user, in one look-up');
       assert.equal(await store.findApiToken('nope'), null);
       assert.deepEqual(await store.listApiTokens(u.id), [t1, t2]);
       await store.touchApiToken(t1.id, 99);
-      assert.equal((await store.findApiToken('tok-1'))?.lastUsedAt, 99);
+      assert.equal((await store.findApiToken('tok-1'))?.token.lastUsedAt, 99);
       assert.equal(await store.deleteApiToken(other.id, t1.id), false, "another user cannot delete it");
       assert.ok(await store.findApiToken('tok-1'));
       assert.equal(await store.deleteApiToken(u.id, t1.id), true);
