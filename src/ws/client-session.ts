@@ -277,7 +277,7 @@ export class ClientSession implements RoomListSubscriber, UserEventSink {
     const room = await this.deps.chat.readableRoom(this.principal, roomId);
     this.conn.write(serverFrame.subscribed(id, roomId, room.lastSeq));
     // Every member's cursors at once, so "read by N" can be drawn before the first change arrives.
-    this.conn.write(serverFrame.receipts(roomId, await this.deps.receipts.cursors(roomId), this.principal.userId));
+    this.conn.write(serverFrame.receipts(roomId, await this.deps.hub.cursors(roomId), this.principal.userId));
     // Replay runs beside the frame queue: a long catch-up must not hold up this client's sends.
     // Without `since`, a new feed starts at the present; an existing one carries on from what it has sent, so a
     // repeated subscribe can never skip a message still on its way.

@@ -21,6 +21,14 @@ import { RoomOrder } from './room-order.js';
 export const RECEIPT_COALESCE_MS = 250;
 
 /**
+ * How long a room's cursor snapshot (the `receipts` frame after each `subscribe`) is served from memory before it
+ * is read again. Every cursor change heard meanwhile is merged into it, so it is current but for what no change
+ * announces: a member removed, or a reader who turned private receipts on (shown as before for this long).
+ * A 5,000-member room's reconnect storm read every member's row once per subscribe.
+ */
+export const CURSOR_SNAPSHOT_MS = 1000;
+
+/**
  * Presence changes are gathered for this long and sent to each local user as one `presence` frame listing them
  * (the newest state of each changed user), serialized once per user: a room of 5,000 coming online cost one frame
  * per change and per peer's socket, millions of frames.
@@ -84,10 +92,19 @@ interface UserEntry {
   watching: Promise<() => Promise<void>>;
 }
 
+/** A room's moved cursors as read from the store at `readAt`, with every change heard since merged in. */
+interface CursorSnapshot {
+  cursors: Map<number, CursorRecord>;
+  readAt: number;
+  /** Settles once the read is in (rejects if it failed: such a snapshot is dropped). */
+  ready: Promise<void>;
+}
+
 interface RoomEntry {
   subscribers: Set<RoomSubscriber>;
   /** Cursor changes waiting for the coalescing window to end, by user. */
   cursors: Map<number, CursorRecord>;
+  snapshot: CursorSnapshot | null;
   flushTimer: NodeJS.Timeout | null;
   /** The room's live rows back in seq order, once for every local subscriber. */
   order: RoomOrder;
@@ -174,7 +191,14 @@ export class Hub {
         readAfter: (after, limit) => this.chat.messagesAfter(roomId, after, limit),
         onReadError: (err) => this.log.warn({ err, roomId }, 'could not read a gap of the live stream; feeds heal it'),
       });
-      const created: RoomEntry = { subscribers, cursors: new Map(), flushTimer: null, order, watching: Promise.resolve(async () => {}) };
+      const created: RoomEntry = {
+        subscribers,
+        cursors: new Map(),
+        snapshot: null,
+        flushTimer: null,
+        order,
+        watching: Promise.resolve(async () => {}),
+      };
       created.watching = this.watchRoom(roomId, created);
       entry = created;
       this.rooms.set(roomId, entry);
@@ -199,9 +223,26 @@ export class Hub {
       .catch((err: unknown) => this.log.warn({ err, roomId }, 'could not stop watching room'));
   }
 
+  /**
+   * The room's moved cursors, for the snapshot after a subscribe (see CURSOR_SNAPSHOT_MS). Call once joined: the
+   * snapshot is only kept current by the changes heard while the room is watched.
+   */
+  async cursors(roomId: number): Promise<CursorRecord[]> {
+    const entry = this.rooms.get(roomId);
+    if (!entry) return this.receipts.cursors(roomId);
+    let snapshot = entry.snapshot;
+    if (!snapshot || Date.now() - snapshot.readAt >= CURSOR_SNAPSHOT_MS) snapshot = this.readCursors(roomId, entry);
+    await snapshot.ready;
+    return [...snapshot.cursors.values()];
+  }
+
   /** Makes every local subscriber catch up from the store (live delivery was lost for a while). */
   resync(): void {
-    for (const entry of this.rooms.values()) for (const s of entry.subscribers) s.resync();
+    for (const entry of this.rooms.values()) {
+      // Cursor changes were lost too: the next snapshot is read again.
+      entry.snapshot = null;
+      for (const s of entry.subscribers) s.resync();
+    }
   }
 
   /** Rooms watched and local subscriptions, for tests and metrics. */
@@ -285,20 +326,25 @@ export class Hub {
     }
   }
 
+  /** Starts reading the room's cursors; changes heard while the read is on its way are merged into its result. */
+  private readCursors(roomId: number, entry: RoomEntry): CursorSnapshot {
+    const snapshot: CursorSnapshot = { cursors: new Map(), readAt: Date.now(), ready: Promise.resolve() };
+    snapshot.ready = this.receipts.cursors(roomId).then((rows) => {
+      const heard = snapshot.cursors;
+      snapshot.cursors = new Map(rows.map((c) => [c.userId, c]));
+      for (const c of heard.values()) mergeCursor(snapshot.cursors, c);
+    });
+    snapshot.ready.catch(() => {
+      if (entry.snapshot === snapshot) entry.snapshot = null;
+    });
+    entry.snapshot = snapshot;
+    return snapshot;
+  }
+
   private gatherCursor(roomId: number, entry: RoomEntry, change: CursorChange): void {
     const { roomId: _room, ...cursor } = change;
-    const known = entry.cursors.get(cursor.userId);
-    // Layer delivery may reorder two changes of one user: keep the furthest, as cursors only move forward.
-    entry.cursors.set(
-      cursor.userId,
-      known
-        ? {
-            ...cursor,
-            deliveredSeq: Math.max(known.deliveredSeq, cursor.deliveredSeq),
-            readSeq: Math.max(known.readSeq, cursor.readSeq),
-          }
-        : cursor,
-    );
+    mergeCursor(entry.cursors, cursor);
+    if (entry.snapshot) mergeCursor(entry.snapshot.cursors, cursor);
     entry.flushTimer ??= setTimeout(() => this.flushCursors(roomId, entry), RECEIPT_COALESCE_MS);
     entry.flushTimer.unref();
   }
@@ -343,4 +389,15 @@ export class Hub {
       }
     }
   }
+}
+
+/** Layer delivery may reorder two changes of one user: keep the furthest, as cursors only move forward. */
+function mergeCursor(into: Map<number, CursorRecord>, cursor: CursorRecord): void {
+  const known = into.get(cursor.userId);
+  into.set(
+    cursor.userId,
+    known
+      ? { ...cursor, deliveredSeq: Math.max(known.deliveredSeq, cursor.deliveredSeq), readSeq: Math.max(known.readSeq, cursor.readSeq) }
+      : cursor,
+  );
 }
