@@ -70,7 +70,10 @@ export class ReceiptService {
     return () => this.layer.unsubscribe(receiptsGroup(roomId), handler);
   }
 
-  /** A failed publish is logged: the cursor is stored, and clients read it again on their next subscribe. */
+  /**
+   * A failed publish is logged: the cursor is stored, and a later subscribe shows it (the hub's snapshot of the
+   * room is read again at most CURSOR_SNAPSHOT_MS later).
+   */
   private publish(group: string, payload: string): void {
     this.layer.publish(group, payload).catch((err: unknown) => {
       this.log.warn({ err, group }, 'channel layer publish failed; cursors are stored and re-sent on subscribe');

@@ -10,7 +10,8 @@ export type LayerHandler = (payload: string) => void;
 export interface ChannelLayer {
   /**
    * Adds a handler to a group. The same handler twice counts once. Resolves once the subscription is live
-   * (or, if the backend is unreachable, once it is registered to be made live when the backend returns).
+   * (or, if the backend is unreachable or slow to confirm, once it is registered to be made live when it can:
+   * what was published meanwhile is then announced as a loss, through `onRecovered`).
    */
   subscribe(group: string, handler: LayerHandler): Promise<void>;
   unsubscribe(group: string, handler: LayerHandler): Promise<void>;
@@ -19,8 +20,8 @@ export interface ChannelLayer {
   /** False while live delivery may be missing events (backend away, subscription gone deaf). */
   healthy(): boolean;
   /**
-   * Registers a listener called when live delivery comes back after having been lost: whatever was published
-   * meanwhile never arrived, so receivers re-read it from the store.
+   * Registers a listener called when live delivery comes back after having been lost (an outage, a subscription
+   * confirmed late): whatever was published meanwhile never arrived, so receivers re-read it from the store.
    */
   onRecovered(listener: () => void): void;
   close(): Promise<void>;

@@ -3,7 +3,8 @@
  * both reconnect by themselves. The subscriber also hears its own heartbeat every second: when none arrives
  * for REDIS_DEAF_AFTER_MS the subscription is presumed silently dead (a half-open connection, a proxy that
  * stopped forwarding), the layer reports itself unhealthy (so /readyz fails) and reconnects. When heartbeats
- * flow again, `onRecovered` listeners run so receivers re-read from the store what the outage swallowed.
+ * flow again, `onRecovered` listeners run so receivers re-read from the store what the outage swallowed. They run
+ * too once Redis confirms a SUBSCRIBE that `subscribe` gave up waiting for (see `confirmation`).
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -40,10 +41,13 @@ export class RedisLayer implements ChannelLayer {
   private lost = false;
   /**
    * SUBSCRIBEs that `subscribe` stopped waiting for and Redis has not confirmed yet: messages published to
-   * those groups meanwhile never reach this instance, so when the last of them is confirmed the recovery
-   * listeners run (once for all of them) and receivers re-read from the store.
+   * those groups meanwhile never reached this instance, so once they are confirmed the recovery listeners run
+   * and receivers re-read from the store (see lateConfirmed).
    */
   private lateSubscribes = 0;
+  /** Some late SUBSCRIBE was confirmed and no recovery has run since. */
+  private lateUnhealed = false;
+  private lateTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -103,7 +107,13 @@ export class RedisLayer implements ChannelLayer {
   private async confirmation(command: Promise<unknown>, group: string, subscribing: boolean): Promise<void> {
     const done = command.then(
       () => {},
-      (err: unknown) => this.log.debug({ err, group }, 'redis subscription change deferred'),
+      (err: unknown) => {
+        if (this.closed) return;
+        // Refused (not merely queued: that waits): autoResubscribe repeats only what Redis accepted, so the
+        // group stays deaf here. Said loudly, and counted as a loss.
+        this.log.warn({ err, group }, 'redis refused a subscription change');
+        if (subscribing) this.markLost('redis refused a subscription');
+      },
     );
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), REDIS_SUBSCRIBE_WAIT_MS)));
@@ -111,11 +121,38 @@ export class RedisLayer implements ChannelLayer {
     clearTimeout(timer);
     if (!late || !subscribing) return;
     this.lateSubscribes++;
-    void done.then(() => {
-      if (--this.lateSubscribes > 0 || this.closed) return;
-      this.log.info({ group }, 'redis confirmed subscriptions late; re-reading what they may have missed');
-      this.recovered();
-    });
+    void done.then(() => this.lateConfirmed(group));
+  }
+
+  /**
+   * One recovery for late SUBSCRIBEs: when the last one outstanding is confirmed, or REDIS_SUBSCRIBE_WAIT_MS after
+   * the first one confirmed if others stay late meanwhile (a connect storm on a slow Redis must not put it off
+   * for as long as the storm lasts). Each recovery re-reads every feed and checks every connection, so they are
+   * not run one per group.
+   */
+  private lateConfirmed(group: string): void {
+    this.lateSubscribes--;
+    if (this.closed) return;
+    this.lateUnhealed = true;
+    if (this.lateSubscribes === 0) return this.healLate(group);
+    this.lateTimer ??= setTimeout(() => this.healLate(group), REDIS_SUBSCRIBE_WAIT_MS);
+    this.lateTimer.unref();
+  }
+
+  private healLate(group: string): void {
+    clearTimeout(this.lateTimer);
+    this.lateTimer = undefined;
+    if (!this.lateUnhealed || this.closed) return;
+    this.lateUnhealed = false;
+    // While delivery is lost anyway, the heartbeat's recovery comes once it is back, after these are live.
+    if (this.lost) return;
+    this.log.info({ group }, 'redis confirmed subscriptions late; re-reading what they may have missed');
+    this.recovered();
+  }
+
+  /** SUBSCRIBEs given up waiting for that Redis has not confirmed yet (tests). */
+  get lateSubscriptions(): number {
+    return this.lateSubscribes;
   }
 
   async publish(group: string, payload: string): Promise<void> {
@@ -123,7 +160,7 @@ export class RedisLayer implements ChannelLayer {
   }
 
   healthy(): boolean {
-    return !this.lost && this.lateSubscribes === 0 && this.pub.status === 'ready' && this.sub.status === 'ready';
+    return !this.lost && this.pub.status === 'ready' && this.sub.status === 'ready';
   }
 
   onRecovered(listener: () => void): void {
@@ -133,6 +170,7 @@ export class RedisLayer implements ChannelLayer {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    clearTimeout(this.lateTimer);
     this.groups.clear();
     this.pub.disconnect();
     this.sub.disconnect();

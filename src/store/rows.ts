@@ -149,12 +149,17 @@ export const ROOM_COLUMNS = 'r.id, r.name, r.kind, r.owner_id, r.created_at, r.l
 export const SESSION_COLUMNS = 'id, user_id, created_at, expires_at';
 /** Columns of an API token (never its hash). */
 export const TOKEN_COLUMNS = 'id, user_id, name, created_at, last_used_at';
+/**
+ * The columns of a UserRow, of users aliased `u`: named, so that a column added to users later cannot shadow a
+ * joined table's column of the same name.
+ */
+const USER_COLUMNS_U = 'u.id, u.username, u.display_name, u.password_hash, u.is_admin, u.created_at, u.private_receipts, u.last_seen_at';
 /** A session joined to its user; the caller adds the WHERE on `s.token_hash` and `s.expires_at`. */
-export const SESSION_HOLDER_SELECT = `SELECT s.id AS session_id, s.created_at AS session_created_at, s.expires_at, u.*
+export const SESSION_HOLDER_SELECT = `SELECT s.id AS session_id, s.created_at AS session_created_at, s.expires_at, ${USER_COLUMNS_U}
   FROM sessions s JOIN users u ON u.id = s.user_id`;
 /** An API token joined to its user; the caller adds the WHERE on `t.token_hash`. */
 export const TOKEN_HOLDER_SELECT = `SELECT t.id AS token_id, t.name AS token_name, t.created_at AS token_created_at,
-  t.last_used_at, u.* FROM api_tokens t JOIN users u ON u.id = t.user_id`;
+  t.last_used_at, ${USER_COLUMNS_U} FROM api_tokens t JOIN users u ON u.id = t.user_id`;
 
 export const toRoom = (r: RoomRow): RoomRecord => ({
   id: r.id,

@@ -95,6 +95,7 @@ interface UserEntry {
 /** A room's moved cursors as read from the store at `readAt`, with every change heard since merged in. */
 interface CursorSnapshot {
   cursors: Map<number, CursorRecord>;
+  /** `performance.now()` (monotonic: a wall clock set back must not keep a snapshot for longer). */
   readAt: number;
   /** Settles once the read is in (rejects if it failed: such a snapshot is dropped). */
   ready: Promise<void>;
@@ -105,6 +106,8 @@ interface RoomEntry {
   /** Cursor changes waiting for the coalescing window to end, by user. */
   cursors: Map<number, CursorRecord>;
   snapshot: CursorSnapshot | null;
+  /** Snapshot reads still on their way, the replaced ones too: their callers wait for them, so they hear changes. */
+  reading: Set<CursorSnapshot>;
   flushTimer: NodeJS.Timeout | null;
   /** The room's live rows back in seq order, once for every local subscriber. */
   order: RoomOrder;
@@ -195,6 +198,7 @@ export class Hub {
         subscribers,
         cursors: new Map(),
         snapshot: null,
+        reading: new Set(),
         flushTimer: null,
         order,
         watching: Promise.resolve(async () => {}),
@@ -231,7 +235,7 @@ export class Hub {
     const entry = this.rooms.get(roomId);
     if (!entry) return this.receipts.cursors(roomId);
     let snapshot = entry.snapshot;
-    if (!snapshot || Date.now() - snapshot.readAt >= CURSOR_SNAPSHOT_MS) snapshot = this.readCursors(roomId, entry);
+    if (!snapshot || performance.now() - snapshot.readAt >= CURSOR_SNAPSHOT_MS) snapshot = this.readCursors(roomId, entry);
     await snapshot.ready;
     return [...snapshot.cursors.values()];
   }
@@ -328,15 +332,19 @@ export class Hub {
 
   /** Starts reading the room's cursors; changes heard while the read is on its way are merged into its result. */
   private readCursors(roomId: number, entry: RoomEntry): CursorSnapshot {
-    const snapshot: CursorSnapshot = { cursors: new Map(), readAt: Date.now(), ready: Promise.resolve() };
-    snapshot.ready = this.receipts.cursors(roomId).then((rows) => {
-      const heard = snapshot.cursors;
-      snapshot.cursors = new Map(rows.map((c) => [c.userId, c]));
-      for (const c of heard.values()) mergeCursor(snapshot.cursors, c);
-    });
+    const snapshot: CursorSnapshot = { cursors: new Map(), readAt: performance.now(), ready: Promise.resolve() };
+    snapshot.ready = this.receipts
+      .cursors(roomId)
+      .then((rows) => {
+        const heard = snapshot.cursors;
+        snapshot.cursors = new Map(rows.map((c) => [c.userId, c]));
+        for (const c of heard.values()) mergeCursor(snapshot.cursors, c);
+      })
+      .finally(() => entry.reading.delete(snapshot));
     snapshot.ready.catch(() => {
       if (entry.snapshot === snapshot) entry.snapshot = null;
     });
+    entry.reading.add(snapshot);
     entry.snapshot = snapshot;
     return snapshot;
   }
@@ -345,6 +353,7 @@ export class Hub {
     const { roomId: _room, ...cursor } = change;
     mergeCursor(entry.cursors, cursor);
     if (entry.snapshot) mergeCursor(entry.snapshot.cursors, cursor);
+    for (const reading of entry.reading) if (reading !== entry.snapshot) mergeCursor(reading.cursors, cursor);
     entry.flushTimer ??= setTimeout(() => this.flushCursors(roomId, entry), RECEIPT_COALESCE_MS);
     entry.flushTimer.unref();
   }

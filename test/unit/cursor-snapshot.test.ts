@@ -103,16 +103,28 @@ test('one read serves a burst of subscribes; changes heard since are merged; rea
   assert.deepEqual(byUser(await during), { [ben.id]: [4, 4], [cy.id]: [3, 0], [ana.id]: [4, 2] });
   assert.equal(reads, 3, 'read again after the layer was lost (resync)');
 
+  // The same when the read on its way is dropped (a resync) before the change: its callers still get the change.
+  hub.resync();
+  hold = new Promise<void>((r) => (release = r));
+  const dropped = hub.cursors(room.id);
+  await new Promise((r) => setImmediate(r));
+  hub.resync();
+  await receipts.receipt(as(cy), { roomId: room.id, read: 3 });
+  hold = null;
+  release();
+  assert.deepEqual(byUser(await dropped), { [ben.id]: [4, 4], [cy.id]: [3, 3], [ana.id]: [4, 2] });
+  assert.equal(reads, 4);
+
   // A failed read is not kept.
   hub.resync();
   failNext = true;
   await assert.rejects(hub.cursors(room.id), /store away/);
-  assert.deepEqual(byUser(await hub.cursors(room.id)), { [ben.id]: [4, 4], [cy.id]: [3, 0], [ana.id]: [4, 2] });
-  assert.equal(reads, 5);
+  assert.deepEqual(byUser(await hub.cursors(room.id)), { [ben.id]: [4, 4], [cy.id]: [3, 3], [ana.id]: [4, 2] });
+  assert.equal(reads, 6);
 
   // The last subscriber gone, the copy goes with the room's entry: a fresh join reads again.
   for (const s of joined) hub.leave(room.id, s);
   await hub.join(room.id, subscriber());
   await hub.cursors(room.id);
-  assert.equal(reads, 6);
+  assert.equal(reads, 7);
 });
