@@ -4,8 +4,8 @@
  * reach the running server, whose open sockets of a user whose password was just reset would stay open. So after
  * each change of access (a password reset, an admin right given or taken away) the tool also moves the store's
  * admin epoch, and an instance without a shared layer polls it: when it moved, every connection is checked again
- * (credential, admin right and rooms) and cached memberships are dropped, as after a lost announcement. Other writers to the database (a backup or replication
- * tool) leave the epoch alone and cause nothing.
+ * (credential, admin right and rooms) and cached memberships are dropped, as after a lost announcement. Other
+ * writers to the database (a backup or replication tool) leave the epoch alone and cause nothing.
  */
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';

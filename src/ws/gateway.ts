@@ -319,8 +319,7 @@ export class Gateway {
    * anyway). Where Redis is slow to confirm the subscription (past REDIS_SUBSCRIBE_WAIT_MS) the check may run
    * before it is live; the layer then reports a recovery once Redis confirms, and that runs recheckAll. The same
    * check runs again in every recheck (recheckAll: after a channel-layer outage, or when an instance asks for
-   * one). Answers whether the credential still
-   * stands (false: the connection was closed with 1008).
+   * one). Answers whether the credential still stands (false: the connection was closed with 1008).
    */
   private async recheck({ conn, who, credential }: Tracked): Promise<boolean> {
     try {

@@ -52,13 +52,26 @@ test('#18 while Redis is away: publish fails fast, health says so; once back: re
   assert.ok(!got.includes('lost'));
 });
 
-test('a SUBSCRIBE Redis confirms only after the wait counts as a loss: once confirmed, one recovery for all of them', async () => {
+/**
+ * A layer of its own reaching Redis through a proxy whose `lag` holds what it sends, healthy before `body`; the
+ * recoveries it reports are counted. Both are closed after.
+ */
+async function withSlowLayer(body: (p: { slow: RedisLayer; proxy: CuttableProxy; recovered: () => number }) => Promise<void>): Promise<void> {
   const proxy = await CuttableProxy.create(redis.port);
   const slow = new RedisLayer(proxy.url, log);
   try {
     await until(() => slow.healthy(), 'healthy through the proxy');
     let recovered = 0;
     slow.onRecovered(() => recovered++);
+    await body({ slow, proxy, recovered: () => recovered });
+  } finally {
+    await slow.close();
+    await proxy.close();
+  }
+}
+
+test('a SUBSCRIBE Redis confirms only after the wait counts as a loss: once confirmed, one recovery for all of them', async () => {
+  await withSlowLayer(async ({ slow, proxy, recovered }) => {
     const got: string[] = [];
     // Redis takes the SUBSCRIBEs half a second after `subscribe` stopped waiting for them.
     proxy.lag(REDIS_SUBSCRIBE_WAIT_MS + 500);
@@ -66,28 +79,20 @@ test('a SUBSCRIBE Redis confirms only after the wait counts as a loss: once conf
     assert.equal(slow.lateSubscriptions, 3, 'the caller takes them for live; Redis has not taken them yet');
     // Published before Redis takes the SUBSCRIBE: this instance never hears it, so only a re-read can heal it.
     await b.publish('room.late.1', 'missed');
-    assert.equal(recovered, 0);
-    await until(() => recovered > 0, 'recovery once Redis confirmed');
+    assert.equal(recovered(), 0);
+    await until(() => recovered() > 0, 'recovery once Redis confirmed');
     assert.equal(slow.lateSubscriptions, 0);
     proxy.lag(0);
     // The recovery came once the subscriptions were live, so a store read made in it misses nothing after it.
     await b.publish('room.late.2', 'live');
     await until(() => got.includes('room.late.2:live'), 'live delivery after the late confirmation');
     assert.ok(!got.includes('room.late.1:missed'));
-    assert.equal(recovered, 1, 'one recovery for the three late subscriptions');
-  } finally {
-    await slow.close();
-    await proxy.close();
-  }
+    assert.equal(recovered(), 1, 'one recovery for the three late subscriptions');
+  });
 });
 
 test('late SUBSCRIBEs that keep coming do not put the recovery off: it runs REDIS_SUBSCRIBE_WAIT_MS after the first is confirmed', async () => {
-  const proxy = await CuttableProxy.create(redis.port);
-  const slow = new RedisLayer(proxy.url, log);
-  try {
-    await until(() => slow.healthy(), 'healthy through the proxy');
-    let recovered = 0;
-    slow.onRecovered(() => recovered++);
+  await withSlowLayer(async ({ slow, proxy, recovered }) => {
     // The first SUBSCRIBE reaches Redis 1.5 s after it is sent, the second (sent just after) 3 s after.
     proxy.lag(REDIS_SUBSCRIBE_WAIT_MS + 500);
     const first = slow.subscribe('room.storm.1', () => {});
@@ -96,13 +101,10 @@ test('late SUBSCRIBEs that keep coming do not put the recovery off: it runs REDI
     const second = slow.subscribe('room.storm.2', () => {});
     await Promise.all([first, second]);
     assert.equal(slow.lateSubscriptions, 2);
-    await until(() => recovered === 1, 'one recovery while the second is still late');
+    await until(() => recovered() === 1, 'one recovery while the second is still late');
     assert.equal(slow.lateSubscriptions, 1, 'the second was still unconfirmed at that recovery');
-    await until(() => recovered === 2, 'another once the second is confirmed');
+    await until(() => recovered() === 2, 'another once the second is confirmed');
     assert.equal(slow.lateSubscriptions, 0);
     proxy.lag(0);
-  } finally {
-    await slow.close();
-    await proxy.close();
-  }
+  });
 });
